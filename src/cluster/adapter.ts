@@ -1,0 +1,73 @@
+/**
+ * The cluster adapter: how one Herald node shares live state with the others.
+ *
+ * Live fan-out through the adapter is at-most-once: a node that is down or cut off misses
+ * messages published meanwhile. Durable delivery is the inbox's job, not the adapter's.
+ * Every method resolves once the shared state reflects the change on this node's view.
+ */
+
+/** A message one node sends to the others. Versioned and discriminated; a node ignores its own. */
+export type ClusterMessage =
+  | { readonly v: 1; readonly type: 'publish'; readonly appId: string; readonly channel: string; readonly frame: string; readonly exceptSocketId: string | null }
+  | { readonly v: 1; readonly type: 'terminate-user'; readonly appId: string; readonly userId: string }
+  | { readonly v: 1; readonly type: 'watchlist'; readonly appId: string; readonly userId: string; readonly online: boolean };
+
+/** Cluster-wide figures for one occupied channel. */
+export interface ChannelStats {
+  readonly subscriptionCount: number;
+  /** Distinct presence members; 0 for channels that are not presence channels. */
+  readonly userCount: number;
+}
+
+/** A presence member. */
+export interface PresenceMember {
+  readonly userId: string;
+  readonly userInfo: unknown;
+}
+
+/** The last event of a cache channel. */
+export interface CachedEvent {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** Shared state and fan-out between the nodes of a cluster. */
+export interface ClusterAdapter {
+  /** Starts receiving messages from other nodes; `onMessage` is never called with this node's own. */
+  start(onMessage: (message: ClusterMessage) => void): Promise<void>;
+  /** Stops, and removes this node's share of presence and counts. */
+  close(): Promise<void>;
+  /** Whether the shared backend is reachable (for `/ready`). */
+  isReady(): boolean;
+
+  /** Sends a message to every other node; the caller handles its own node. At-most-once. */
+  send(message: ClusterMessage): void;
+
+  /** Records one more subscription; resolves to the cluster-wide count after it (1 means just occupied). */
+  subscriptionAdded(appId: string, channel: string): Promise<number>;
+  /** Records one subscription less; resolves to the cluster-wide count after it (0 means just vacated). */
+  subscriptionRemoved(appId: string, channel: string): Promise<number>;
+  /** All occupied channels of an app with cluster-wide stats. */
+  channels(appId: string): Promise<Map<string, ChannelStats>>;
+  /** Stats of one channel (zero counts when unoccupied). */
+  channelStats(appId: string, channel: string): Promise<ChannelStats>;
+
+  /** Adds a socket's membership; resolves true when it is the user's first socket in the channel. */
+  presenceJoin(appId: string, channel: string, socketId: string, member: PresenceMember): Promise<boolean>;
+  /** Removes a socket's membership; resolves true when it was the user's last socket in the channel. */
+  presenceLeave(appId: string, channel: string, socketId: string, userId: string): Promise<boolean>;
+  /** The members of a presence channel, one entry per user. */
+  presenceMembers(appId: string, channel: string): Promise<PresenceMember[]>;
+
+  /** Records a signed-in socket; resolves true when it is the user's first in the app. */
+  userSignedIn(appId: string, userId: string, socketId: string): Promise<boolean>;
+  /** Removes a signed-in socket; resolves true when it was the user's last in the app. */
+  userSignedOut(appId: string, userId: string, socketId: string): Promise<boolean>;
+  /** Which of these users have at least one signed-in socket. */
+  onlineUsers(appId: string, userIds: readonly string[]): Promise<string[]>;
+
+  /** Keeps the last event of a cache channel for `ttlMs`. */
+  cacheSet(appId: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void>;
+  /** The last event of a cache channel, if still fresh. */
+  cacheGet(appId: string, channel: string): Promise<CachedEvent | null>;
+}

@@ -1,0 +1,198 @@
+/** Apps and their per-app options: the apps file schema, defaults and lookup. */
+import { z } from 'zod';
+import {
+  DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_CHANNELS_PER_TRIGGER,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_PRESENCE_MEMBERS,
+  DEFAULT_MAX_PRESENCE_MEMBER_BYTES,
+} from '../protocol/limits.js';
+
+const webhookSchema = z
+  .object({
+    url: z.string().url(),
+    events: z.array(z.string().min(1)).optional(),
+    filter: z
+      .object({
+        channel_name_starts_with: z.string().optional(),
+        channel_name_ends_with: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+/** One app as written in the apps file (snake_case). */
+export const appFileSchema = z
+  .object({
+    id: z.string().min(1).regex(/^[A-Za-z0-9_\-.]+$/, 'may only contain letters, digits, _, - and .'),
+    key: z.string().min(1).regex(/^[A-Za-z0-9_\-.]+$/, 'may only contain letters, digits, _, - and .'),
+    secret: z.string().min(1),
+    name: z.string().optional(),
+    enabled: z.boolean().default(true),
+    max_connections: z.number().int().positive().nullable().default(null),
+    max_event_payload_bytes: z.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
+    max_channels_per_trigger: z.number().int().positive().default(DEFAULT_MAX_CHANNELS_PER_TRIGGER),
+    max_batch_events: z.number().int().positive().default(DEFAULT_MAX_BATCH_EVENTS),
+    client_events: z.boolean().default(false),
+    client_event_rate: z.number().positive().default(DEFAULT_CLIENT_EVENT_RATE),
+    authorised_connections: z.boolean().default(false),
+    subscription_count: z.boolean().default(false),
+    max_presence_members: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBERS),
+    max_presence_member_bytes: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBER_BYTES),
+    allow_client_push: z.boolean().default(false),
+    inbox_channel_template: z
+      .string()
+      .refine((t) => t.includes('{userId}'), 'must contain {userId}')
+      .default('private-{userId}'),
+    inbox_event_name: z.string().min(1).max(200).default('Internal Notification'),
+    webhooks: z.array(webhookSchema).default([]),
+  })
+  .strict();
+
+/** The apps file: `{ "apps": [ ... ] }`. */
+export const appsFileSchema = z.object({ apps: z.array(appFileSchema).min(1) }).strict();
+
+/** A webhook target of an app. */
+export type WebhookConfig = z.infer<typeof webhookSchema>;
+
+/** An app with every option resolved. */
+export interface App {
+  readonly id: string;
+  readonly key: string;
+  readonly secret: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  /** Maximum concurrent connections (4004 beyond), or null for no limit. */
+  readonly maxConnections: number | null;
+  readonly maxEventPayloadBytes: number;
+  readonly maxChannelsPerTrigger: number;
+  readonly maxBatchEvents: number;
+  readonly clientEvents: boolean;
+  /** Client events per second per socket. */
+  readonly clientEventRate: number;
+  /** Close sockets that neither sign in nor join an authorised channel within 30 s. */
+  readonly authorisedConnections: boolean;
+  /** Send `pusher:subscription_count` to subscribers when the count changes. */
+  readonly subscriptionCount: boolean;
+  readonly maxPresenceMembers: number;
+  readonly maxPresenceMemberBytes: number;
+  readonly allowClientPush: boolean;
+  /** Inbox channel of a user, `{userId}` replaced. */
+  readonly inboxChannelTemplate: string;
+  readonly inboxEventName: string;
+  readonly webhooks: readonly WebhookConfig[];
+}
+
+/** Converts a validated apps-file entry to an App. */
+export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
+  return {
+    id: entry.id,
+    key: entry.key,
+    secret: entry.secret,
+    name: entry.name ?? entry.id,
+    enabled: entry.enabled,
+    maxConnections: entry.max_connections,
+    maxEventPayloadBytes: entry.max_event_payload_bytes,
+    maxChannelsPerTrigger: entry.max_channels_per_trigger,
+    maxBatchEvents: entry.max_batch_events,
+    clientEvents: entry.client_events,
+    clientEventRate: entry.client_event_rate,
+    authorisedConnections: entry.authorised_connections,
+    subscriptionCount: entry.subscription_count,
+    maxPresenceMembers: entry.max_presence_members,
+    maxPresenceMemberBytes: entry.max_presence_member_bytes,
+    allowClientPush: entry.allow_client_push,
+    inboxChannelTemplate: entry.inbox_channel_template,
+    inboxEventName: entry.inbox_event_name,
+    webhooks: entry.webhooks,
+  };
+}
+
+/** Builds an App from partial snake_case options, filling every default. Throws ConfigError on bad input. */
+export function defineApp(options: z.input<typeof appFileSchema>): App {
+  const parsed = appFileSchema.safeParse(options);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, `app "${String(options.id)}"`));
+  return appFromFile(parsed.data);
+}
+
+/** A configuration error whose message names the bad field. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Formats zod issues as `where.field: problem` lines. */
+export function describeIssues(error: z.ZodError, where: string): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return `${where}${path ? `.${path}` : ''}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Parses and validates the text of an apps file. Throws ConfigError naming the bad field. */
+export function parseAppsFile(text: string, fileName: string): App[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${fileName}: not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = appsFileSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, fileName));
+  const apps = parsed.data.apps.map(appFromFile);
+  assertUnique(apps, 'id', fileName);
+  assertUnique(apps, 'key', fileName);
+  return apps;
+}
+
+function assertUnique(apps: App[], field: 'id' | 'key', fileName: string): void {
+  const seen = new Set<string>();
+  for (const [index, app] of apps.entries()) {
+    if (seen.has(app[field])) throw new ConfigError(`${fileName}: apps.${index}.${field}: "${app[field]}" is used by another app`);
+    seen.add(app[field]);
+  }
+}
+
+/** Finds apps by id or key. */
+export class AppRegistry {
+  private byId = new Map<string, App>();
+  private byKey = new Map<string, App>();
+
+  constructor(apps: Iterable<App>) {
+    this.replace(apps);
+  }
+
+  /** Swaps the whole set of apps (used on reload). */
+  replace(apps: Iterable<App>): void {
+    this.byId = new Map();
+    this.byKey = new Map();
+    for (const app of apps) {
+      this.byId.set(app.id, app);
+      this.byKey.set(app.key, app);
+    }
+  }
+
+  findById(id: string): App | undefined {
+    return this.byId.get(id);
+  }
+
+  findByKey(key: string): App | undefined {
+    return this.byKey.get(key);
+  }
+
+  all(): App[] {
+    return [...this.byId.values()];
+  }
+}
+
+/** The inbox channel of a user in an app. */
+export function inboxChannel(app: App, userId: string): string {
+  return app.inboxChannelTemplate.replace('{userId}', userId);
+}

@@ -1,0 +1,212 @@
+/** The realtime core of one node: connections of every app, fan-out and cluster messages. */
+import type { Logger } from 'pino';
+import type { App, AppRegistry } from '../config/apps.js';
+import type { ClusterAdapter, ClusterMessage } from '../cluster/adapter.js';
+import { channelKind } from '../protocol/channels.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
+import { encodeEvent, errorMessage, watchlistEvents } from '../protocol/messages.js';
+import { AppHub } from './app-hub.js';
+import { Connection } from './connection.js';
+import { outbound, type Transport } from './transport.js';
+
+/** Tunables of the realtime core; tests shorten the timers. */
+export interface RealtimeOptions {
+  /** Seconds of client silence before the server pings (also told to clients). */
+  readonly activityTimeoutSeconds: number;
+  /** Milliseconds to wait for any sign of life after a ping before closing with 4201. */
+  readonly pongTimeoutMs: number;
+  /** Milliseconds an unauthenticated socket may live in authorised-connections mode. */
+  readonly authorisedGraceMs: number;
+  /** Connections this node accepts across apps before refusing with 4100 (null: no limit). */
+  readonly maxConnections: number | null;
+  /** Unsent bytes after which a slow socket is closed with 4100. */
+  readonly maxBufferedBytes: number;
+  /** How often liveness is checked, in milliseconds. */
+  readonly sweepIntervalMs: number;
+}
+
+export const defaultRealtimeOptions: RealtimeOptions = {
+  activityTimeoutSeconds: 120,
+  pongTimeoutMs: 30_000,
+  authorisedGraceMs: 30_000,
+  maxConnections: null,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  sweepIntervalMs: 1_000,
+};
+
+/** What the realtime core needs from the rest of the server. */
+export interface RealtimeDeps {
+  readonly apps: AppRegistry;
+  readonly adapter: ClusterAdapter;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  readonly options?: Partial<RealtimeOptions>;
+}
+
+/** Connections, channels and fan-out of every app on this node. */
+export class Realtime {
+  readonly apps: AppRegistry;
+  readonly adapter: ClusterAdapter;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly options: RealtimeOptions;
+  private readonly hubs = new Map<string, AppHub>();
+  private connectionCount = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private accepting = true;
+
+  constructor(deps: RealtimeDeps) {
+    this.apps = deps.apps;
+    this.adapter = deps.adapter;
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.options = { ...defaultRealtimeOptions, ...deps.options };
+  }
+
+  /** Starts the cluster adapter and the liveness sweep. */
+  async start(): Promise<void> {
+    await this.adapter.start((message) => this.onClusterMessage(message));
+    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  /** This node's live state of an app. */
+  hub(app: App): AppHub {
+    let hub = this.hubs.get(app.id);
+    if (!hub) {
+      hub = new AppHub(app);
+      this.hubs.set(app.id, hub);
+    } else if (hub.app !== app) {
+      hub.app = app;
+    }
+    return hub;
+  }
+
+  /** Existing hub of an app id, if any socket of it ever connected here. */
+  hubOf(appId: string): AppHub | undefined {
+    return this.hubs.get(appId);
+  }
+
+  /** Number of open connections on this node. */
+  get connections(): number {
+    return this.connectionCount;
+  }
+
+  /**
+   * Accepts a new socket for an app key, or refuses it with the protocol's error and close code.
+   * Returns the connection, or null when refused.
+   */
+  connect(appKey: string, transport: Transport): Connection | null {
+    const app = this.apps.findByKey(appKey);
+    if (!app) return refuse(transport, ErrorCode.AppNotFound, `App key ${appKey} not in this cluster. Did you forget to specify the cluster?`);
+    if (!app.enabled) return refuse(transport, ErrorCode.AppDisabled, 'Application is disabled');
+    if (!this.accepting) return refuse(transport, ErrorCode.Reconnect, 'Server is shutting down; reconnect');
+    if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) {
+      return refuse(transport, ErrorCode.OverCapacity, 'Server is over capacity');
+    }
+    const hub = this.hub(app);
+    if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) {
+      return refuse(transport, ErrorCode.OverQuota, 'Application is over its connection quota');
+    }
+    const connection = new Connection(this, hub, transport);
+    hub.connections.set(connection.socketId, connection);
+    this.connectionCount++;
+    connection.start();
+    return connection;
+  }
+
+  /** Called by a connection once it is closed and cleaned up. */
+  forget(connection: Connection): void {
+    if (connection.hub.connections.delete(connection.socketId)) this.connectionCount--;
+  }
+
+  /**
+   * Publishes an event on a channel: this node's subscribers at once, the other nodes through
+   * the adapter, and the cache for cache channels.
+   */
+  publish(app: App, channel: string, event: string, data: unknown, exceptSocketId: string | null, userId?: string): void {
+    const frame = encodeEvent(event, data, channel, userId);
+    this.hub(app).deliver(channel, frame, exceptSocketId);
+    this.adapter.send({ v: 1, type: 'publish', appId: app.id, channel, frame, exceptSocketId });
+    if (channelKind(channel).cache) {
+      this.adapter
+        .cacheSet(app.id, channel, { event, data }, CACHE_TTL_SECONDS * 1000)
+        .catch((error: unknown) => this.logger.warn({ err: error, channel }, 'could not store cache channel event'));
+    }
+  }
+
+  /** Sends an already serialised frame to a channel's subscribers across the cluster, uncached. */
+  broadcastFrame(app: App, channel: string, frame: string, exceptSocketId: string | null): void {
+    this.hub(app).deliver(channel, frame, exceptSocketId);
+    this.adapter.send({ v: 1, type: 'publish', appId: app.id, channel, frame, exceptSocketId });
+  }
+
+  /** Closes every socket signed in as a user, on every node. */
+  terminateUser(app: App, userId: string): void {
+    this.terminateLocalUser(app.id, userId);
+    this.adapter.send({ v: 1, type: 'terminate-user', appId: app.id, userId });
+  }
+
+  /** Tells every watcher of a user, on every node, that the user came online or went offline. */
+  announcePresence(app: App, userId: string, online: boolean): void {
+    this.notifyLocalWatchers(app.id, userId, online);
+    this.adapter.send({ v: 1, type: 'watchlist', appId: app.id, userId, online });
+  }
+
+  /** Stops accepting sockets and closes the open ones with 4200 so clients reconnect elsewhere. */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    const closing: Promise<void>[] = [];
+    for (const hub of this.hubs.values()) {
+      for (const connection of hub.connections.values()) {
+        connection.close(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
+        closing.push(connection.cleanedUp);
+      }
+    }
+    await Promise.allSettled(closing);
+    await this.adapter.close();
+  }
+
+  private onClusterMessage(message: ClusterMessage): void {
+    switch (message.type) {
+      case 'publish':
+        this.hubs.get(message.appId)?.deliver(message.channel, message.frame, message.exceptSocketId);
+        break;
+      case 'terminate-user':
+        this.terminateLocalUser(message.appId, message.userId);
+        break;
+      case 'watchlist':
+        this.notifyLocalWatchers(message.appId, message.userId, message.online);
+        break;
+    }
+  }
+
+  private terminateLocalUser(appId: string, userId: string): void {
+    const sockets = this.hubs.get(appId)?.users.get(userId);
+    if (!sockets) return;
+    for (const connection of [...sockets]) connection.close(ErrorCode.Unauthorized, 'Connection terminated by the app');
+  }
+
+  private notifyLocalWatchers(appId: string, userId: string, online: boolean): void {
+    const watchers = this.hubs.get(appId)?.watchers.get(userId);
+    if (!watchers) return;
+    const message = outbound(watchlistEvents([{ name: online ? 'online' : 'offline', user_ids: [userId] }]));
+    for (const connection of watchers) connection.transport.send(message);
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const hub of this.hubs.values()) {
+      for (const connection of hub.connections.values()) connection.checkLiveness(now);
+    }
+  }
+}
+
+function refuse(transport: Transport, code: number, message: string): null {
+  transport.send(outbound(errorMessage(code, message)));
+  transport.close(code, message);
+  return null;
+}

@@ -1,0 +1,74 @@
+/** `pusher:signin`: user authentication, `#server-to-user-` delivery and watchlists. */
+import { ErrorCode, ProtocolError } from '../protocol/errors.js';
+import { MAX_WATCHLIST_LENGTH } from '../protocol/limits.js';
+import { signinSuccess, watchlistEvents } from '../protocol/messages.js';
+import { verifyAuth } from '../protocol/signatures.js';
+import type { Connection } from './connection.js';
+import { outbound } from './transport.js';
+
+interface UserData {
+  readonly id: string;
+  readonly watchlist: string[];
+}
+
+function parseUserData(text: string): UserData {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ProtocolError(null, 'pusher:signin: user_data is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw new ProtocolError(null, 'pusher:signin: user_data must be a JSON object');
+  const { id, watchlist } = parsed as Record<string, unknown>;
+  if (typeof id !== 'string' || id.length === 0) throw new ProtocolError(null, 'pusher:signin: user_data.id must be a non-empty string');
+  if (watchlist === undefined) return { id, watchlist: [] };
+  if (!Array.isArray(watchlist) || !watchlist.every((w) => typeof w === 'string')) {
+    throw new ProtocolError(null, 'pusher:signin: user_data.watchlist must be an array of user id strings');
+  }
+  if (watchlist.length > MAX_WATCHLIST_LENGTH) {
+    throw new ProtocolError(ErrorCode.WatchlistLimit, `Watchlist has ${watchlist.length} users; the limit is ${MAX_WATCHLIST_LENGTH}`);
+  }
+  return { id, watchlist: [...new Set(watchlist as string[])] };
+}
+
+/** Handles `pusher:signin`: a bad signature closes the socket with 4009, as on Pusher. */
+export async function handleSignin(connection: Connection, message: { readonly auth: string; readonly userData: string }): Promise<void> {
+  const app = connection.app;
+  if (!verifyAuth(app.key, app.secret, `${connection.socketId}::user::${message.userData}`, message.auth)) {
+    throw new ProtocolError(ErrorCode.Unauthorized, 'Invalid signature for pusher:signin', true);
+  }
+  const user = parseUserData(message.userData);
+  if (connection.userId !== null) {
+    if (connection.userId !== user.id) throw new ProtocolError(null, 'pusher:signin: this connection is already signed in as another user');
+    connection.transport.send(outbound(signinSuccess(message.userData)));
+    return;
+  }
+
+  const { realtime, hub } = connection;
+  connection.userId = user.id;
+  connection.watchlist = user.watchlist;
+  connection.authorised = true;
+  hub.addUserSocket(user.id, connection);
+  for (const watched of user.watchlist) hub.addWatcher(watched, connection);
+  connection.transport.send(outbound(signinSuccess(message.userData)));
+
+  const first = await realtime.adapter.userSignedIn(app.id, user.id, connection.socketId);
+  if (first) realtime.announcePresence(app, user.id, true);
+  if (user.watchlist.length > 0 && !connection.closed) {
+    const online = await realtime.adapter.onlineUsers(app.id, user.watchlist);
+    if (online.length > 0 && !connection.closed) {
+      connection.transport.send(outbound(watchlistEvents([{ name: 'online', user_ids: online }])));
+    }
+  }
+}
+
+/** Removes a closed socket's sign-in and watches; announces the user offline after its last socket. */
+export async function signOut(connection: Connection): Promise<void> {
+  const userId = connection.userId;
+  if (userId === null) return;
+  const { realtime, hub, app } = connection;
+  hub.removeUserSocket(userId, connection);
+  for (const watched of connection.watchlist) hub.removeWatcher(watched, connection);
+  const last = await realtime.adapter.userSignedOut(app.id, userId, connection.socketId);
+  if (last) realtime.announcePresence(app, userId, false);
+}
