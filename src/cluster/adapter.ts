@@ -31,6 +31,11 @@ export interface CachedEvent {
   readonly data: unknown;
 }
 
+/** A cached event with the milliseconds it has left. */
+export interface FreshCachedEvent extends CachedEvent {
+  readonly ttlMs: number;
+}
+
 /** Shared state and fan-out between the nodes of a cluster. */
 export interface ClusterAdapter {
   /** Starts receiving messages from other nodes; `onMessage` is never called with this node's own. */
@@ -68,6 +73,6 @@ export interface ClusterAdapter {
 
   /** Keeps the last event of a cache channel for `ttlMs`. */
   cacheSet(appId: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void>;
-  /** The last event of a cache channel, if still fresh. */
-  cacheGet(appId: string, channel: string): Promise<CachedEvent | null>;
+  /** The last event of a cache channel and the milliseconds it has left, if still fresh. */
+  cacheGet(appId: string, channel: string): Promise<FreshCachedEvent | null>;
 }

@@ -1,5 +1,5 @@
 /** The single-node cluster adapter: shared state lives in this process's memory. */
-import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterMessage, PresenceMember } from './adapter.js';
+import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterMessage, FreshCachedEvent, PresenceMember } from './adapter.js';
 
 interface PresenceEntry {
   userInfo: unknown;
@@ -18,6 +18,10 @@ class PerApp<T> {
     }
     return map;
   }
+
+  all(): IterableIterator<Map<string, T>> {
+    return this.maps.values();
+  }
 }
 
 /** In-memory adapter for one node; `send` has nobody to reach. */
@@ -26,6 +30,7 @@ export class LocalAdapter implements ClusterAdapter {
   private readonly presence = new PerApp<Map<string, PresenceEntry>>();
   private readonly signedIn = new PerApp<Set<string>>();
   private readonly cache = new PerApp<{ event: CachedEvent; expiresAt: number }>();
+  private cacheWrites = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -128,17 +133,28 @@ export class LocalAdapter implements ClusterAdapter {
   }
 
   async cacheSet(appId: string, channel: string, event: CachedEvent, ttlMs: number): Promise<void> {
-    this.cache.of(appId).set(channel, { event, expiresAt: this.now() + ttlMs });
+    const entries = this.cache.of(appId);
+    entries.set(channel, { event, expiresAt: this.now() + ttlMs });
+    // Expired entries of channels nobody reads again would otherwise stay forever.
+    if (++this.cacheWrites % 1024 === 0) this.sweepCache();
   }
 
-  async cacheGet(appId: string, channel: string): Promise<CachedEvent | null> {
+  private sweepCache(): void {
+    const now = this.now();
+    for (const entries of this.cache.all()) {
+      for (const [channel, entry] of entries) if (entry.expiresAt <= now) entries.delete(channel);
+    }
+  }
+
+  async cacheGet(appId: string, channel: string): Promise<FreshCachedEvent | null> {
     const entries = this.cache.of(appId);
     const entry = entries.get(channel);
     if (!entry) return null;
-    if (entry.expiresAt <= this.now()) {
+    const ttlMs = entry.expiresAt - this.now();
+    if (ttlMs <= 0) {
       entries.delete(channel);
       return null;
     }
-    return entry.event;
+    return { ...entry.event, ttlMs };
   }
 }

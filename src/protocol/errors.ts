@@ -18,6 +18,8 @@ export const ErrorCode = {
   AppNotFound: 4001,
   /** Application disabled. */
   AppDisabled: 4003,
+  /** Unsupported protocol version. */
+  UnsupportedProtocol: 4007,
   /** Over the app's connection quota. */
   OverQuota: 4004,
   /** Connection not authorised (authorised-connections mode). */

@@ -1,0 +1,120 @@
+/** The server's configuration: flags override `HERALD_*` environment variables, validated into one typed object. */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, defineApp, describeIssues, parseAppsFile, type App } from './apps.js';
+
+/** One setting: its flag, environment variable and help text. */
+export interface SettingSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly type: 'string' | 'boolean';
+  readonly help: string;
+}
+
+/** Every setting, in the order `--help` lists them. */
+export const SETTINGS = {
+  host: { flag: 'host', env: 'HERALD_HOST', type: 'string', help: 'Listen address (default 0.0.0.0)' },
+  port: { flag: 'port', env: 'HERALD_PORT', type: 'string', help: 'Listen port for WebSocket and HTTP (default 6001)' },
+  appId: { flag: 'app-id', env: 'HERALD_APP_ID', type: 'string', help: 'Default app id (default app-id)' },
+  appKey: { flag: 'app-key', env: 'HERALD_APP_KEY', type: 'string', help: 'Default app key (default app-key)' },
+  appSecret: { flag: 'app-secret', env: 'HERALD_APP_SECRET', type: 'string', help: 'Default app secret (default app-secret)' },
+  clientEvents: { flag: 'client-events', env: 'HERALD_APP_CLIENT_EVENTS', type: 'boolean', help: "Allow client events on the default app (default off)" },
+  appsFile: { flag: 'apps-file', env: 'HERALD_APPS_FILE', type: 'string', help: 'JSON file with several apps and their options (replaces the default app)' },
+  databaseUrl: { flag: 'database-url', env: 'HERALD_DATABASE_URL', type: 'string', help: 'Inbox storage, sqlite:PATH (default sqlite:./data/herald.db)' },
+  logLevel: { flag: 'log-level', env: 'HERALD_LOG_LEVEL', type: 'string', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+  activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: 'Seconds of client silence before a ping (default 120)' },
+  maxConnections: { flag: 'max-connections', env: 'HERALD_MAX_CONNECTIONS', type: 'string', help: 'Connections this node accepts before refusing with 4100 (default unlimited)' },
+  shutdownTimeout: { flag: 'shutdown-timeout', env: 'HERALD_SHUTDOWN_TIMEOUT', type: 'string', help: 'Seconds a graceful shutdown may take (default 10)' },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Raw values by setting name, as strings or booleans from flags or the environment. */
+export type RawSettings = Partial<Record<SettingName, string | boolean>>;
+
+/** The default app's credentials; a warning is logged while they are in use. */
+export const DEFAULT_APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;
+
+/** The validated configuration of a node. */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly apps: App[];
+  /** True while the published default credentials are in use. */
+  readonly usingDefaultCredentials: boolean;
+  readonly appsFile: string | null;
+  readonly databaseUrl: string;
+  readonly logLevel: string;
+  readonly activityTimeoutSeconds: number;
+  readonly maxConnections: number | null;
+  readonly shutdownTimeoutMs: number;
+}
+
+const booleanText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+const integerText = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  host: z.string().min(1).default('0.0.0.0'),
+  port: integerText(0, 65535).default(6001),
+  appId: z.string().min(1).default(DEFAULT_APP.id),
+  appKey: z.string().min(1).default(DEFAULT_APP.key),
+  appSecret: z.string().min(1).default(DEFAULT_APP.secret),
+  clientEvents: booleanText.default(false),
+  appsFile: z.string().min(1).optional(),
+  databaseUrl: z
+    .string()
+    .refine((url) => url.startsWith('sqlite:') || !url.includes('://'), 'must be sqlite:PATH (or a file path)')
+    .default('sqlite:./data/herald.db'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  activityTimeout: integerText(1, 3600).default(120),
+  maxConnections: integerText(1, 10_000_000).optional(),
+  shutdownTimeout: integerText(1, 3600).default(10),
+});
+
+/** Reads the settings present in an environment. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
+  const raw: RawSettings = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+    const value = env[spec.env];
+    if (value !== undefined && value !== '') raw[name] = value;
+  }
+  return raw;
+}
+
+/** Validates settings (flags already merged over the environment) into a ServerConfig. */
+export function loadConfig(raw: RawSettings, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): ServerConfig {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const names = Object.fromEntries(Object.entries(SETTINGS).map(([name, spec]) => [name, `${spec.env} / --${spec.flag}`]));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${names[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('; '),
+    );
+  }
+  const settings = parsed.data;
+  let apps: App[];
+  if (settings.appsFile) {
+    let text: string;
+    try {
+      text = readFile(settings.appsFile);
+    } catch (error) {
+      throw new ConfigError(`HERALD_APPS_FILE: cannot read ${settings.appsFile} (${(error as Error).message})`);
+    }
+    apps = parseAppsFile(text, settings.appsFile);
+  } else {
+    apps = [defineApp({ id: settings.appId, key: settings.appKey, secret: settings.appSecret, client_events: settings.clientEvents })];
+  }
+  return {
+    host: settings.host,
+    port: settings.port,
+    apps,
+    usingDefaultCredentials: apps.some((app) => app.secret === DEFAULT_APP.secret),
+    appsFile: settings.appsFile ?? null,
+    databaseUrl: settings.databaseUrl,
+    logLevel: settings.logLevel,
+    activityTimeoutSeconds: settings.activityTimeout,
+    maxConnections: settings.maxConnections ?? null,
+    shutdownTimeoutMs: settings.shutdownTimeout * 1000,
+  };
+}
+
+export { ConfigError, describeIssues };

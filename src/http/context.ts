@@ -1,0 +1,83 @@
+/** The request context handed to every HTTP route, and the reply helpers. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { App } from '../config/apps.js';
+import { badRequest, HttpError, tooLarge } from '../protocol/errors.js';
+import type { Params } from './router.js';
+
+/** One HTTP request as a route sees it. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  /** Path without the query string, as sent (not decoded). */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly params: Params;
+  readonly requestId: string;
+  /** Raw body bytes (empty for GET). */
+  body: Buffer;
+  /** The app, once the route's authentication found it. */
+  app?: App;
+}
+
+/** A reply with a status other than 200, or extra headers. */
+export class Reply {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+/** Reads a request body up to `limit` bytes; beyond it, 413. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(`Request body is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge(`Request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses the body as a JSON object, or 400 saying what was wrong. */
+export function jsonBody(ctx: RequestContext): Record<string, unknown> {
+  if (ctx.body.length === 0) throw badRequest('Request body is empty: expected a JSON object');
+  let value: unknown;
+  try {
+    value = JSON.parse(ctx.body.toString('utf8'));
+  } catch {
+    throw badRequest('Request body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('Request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Parses a form-encoded or JSON body into string fields (what pusher-js auth requests send). */
+export function formBody(ctx: RequestContext): Record<string, string> {
+  const type = String(ctx.req.headers['content-type'] ?? '');
+  if (type.includes('application/json')) {
+    const fields: Record<string, string> = {};
+    for (const [key, value] of Object.entries(jsonBody(ctx))) if (typeof value === 'string') fields[key] = value;
+    return fields;
+  }
+  return Object.fromEntries(new URLSearchParams(ctx.body.toString('utf8')));
+}
+
+/** Writes a JSON response. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Writes an HttpError as `{ error, code }`. */
+export function sendError(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, { error: error.message, code: error.code }, error.headers);
+}
+
+export { HttpError };

@@ -1,0 +1,7 @@
+/** Herald's public API for embedding a node in another program or a test. */
+export { createServer, HeraldServer, type HeraldDeps } from './server.js';
+export { AppRegistry, defineApp, parseAppsFile, type App } from './config/apps.js';
+export { loadConfig, type ServerConfig } from './config/server-config.js';
+export { LocalAdapter } from './cluster/local-adapter.js';
+export type { ClusterAdapter, ClusterMessage } from './cluster/adapter.js';
+export type { InboxStore } from './store/store.js';

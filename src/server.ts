@@ -1,0 +1,86 @@
+/** The composition root: builds one Herald node from explicit dependencies. */
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ClusterAdapter } from './cluster/adapter.js';
+import { LocalAdapter } from './cluster/local-adapter.js';
+import { AppRegistry, type App } from './config/apps.js';
+import { HttpApi } from './http/http-api.js';
+import { registerHealthRoutes, registerPusherRoutes } from './http/pusher-routes.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Realtime, type RealtimeOptions } from './realtime/realtime.js';
+import { WebSocketEndpoint } from './transport/websocket-server.js';
+
+/** Everything a node is made of; tests pass their own to run several nodes in one process. */
+export interface HeraldDeps {
+  readonly apps: AppRegistry | readonly App[];
+  readonly adapter?: ClusterAdapter;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  readonly realtime?: Partial<RealtimeOptions>;
+}
+
+/** A running (or ready to run) Herald node. */
+export class HeraldServer {
+  readonly apps: AppRegistry;
+  readonly realtime: Realtime;
+  readonly http: Server;
+  readonly api: HttpApi;
+  readonly logger: Logger;
+  private readonly websocket: WebSocketEndpoint;
+  private started = false;
+
+  constructor(deps: HeraldDeps) {
+    this.apps = deps.apps instanceof AppRegistry ? deps.apps : new AppRegistry(deps.apps);
+    this.logger = deps.logger ?? silentLogger();
+    const now = deps.now ?? Date.now;
+    const adapter = deps.adapter ?? new LocalAdapter(now);
+    this.realtime = new Realtime({ apps: this.apps, adapter, logger: this.logger, now, options: deps.realtime });
+    this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
+    registerPusherRoutes(this.api, this.realtime);
+    registerHealthRoutes(this.api, { cluster: () => adapter.isReady() });
+    this.websocket = new WebSocketEndpoint(this.realtime);
+    this.http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      void this.api.handle(req, res);
+    });
+    this.http.on('upgrade', (req, socket, head) => this.websocket.handleUpgrade(req, socket, head));
+    this.http.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Starts the realtime core and listens; resolves with the bound address. */
+  async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    if (!this.started) {
+      await this.realtime.start();
+      this.started = true;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    return this.address();
+  }
+
+  /** The bound address. */
+  address(): AddressInfo {
+    return this.http.address() as AddressInfo;
+  }
+
+  /** Stops accepting, closes sockets with 4200 and stops the HTTP server. */
+  async close(): Promise<void> {
+    this.websocket.close();
+    const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.realtime.shutdown();
+    this.http.closeAllConnections();
+    await httpClosed;
+  }
+}
+
+/** Builds a node from its dependencies. */
+export function createServer(deps: HeraldDeps): HeraldServer {
+  return new HeraldServer(deps);
+}

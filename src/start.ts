@@ -1,0 +1,44 @@
+/** Starts a node from a validated configuration, with signal handling for graceful shutdown. */
+import type { ServerConfig } from './config/server-config.js';
+import { createLogger } from './logger.js';
+import { createServer, type HeraldServer } from './server.js';
+
+/** Builds, starts and supervises a node until SIGTERM or SIGINT. */
+export async function startNode(config: ServerConfig): Promise<HeraldServer> {
+  const logger = createLogger(config.logLevel);
+  if (config.usingDefaultCredentials) {
+    logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
+  }
+  const server = createServer({
+    apps: config.apps,
+    logger,
+    realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections },
+  });
+  const address = await server.listen(config.port, config.host);
+  logger.info({ host: address.address, port: address.port, apps: config.apps.map((app) => app.id) }, 'herald is listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: closing sockets with 4200');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    server.close().then(
+      () => {
+        logger.info('shutdown complete');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return server;
+}

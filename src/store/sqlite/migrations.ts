@@ -1,0 +1,92 @@
+/** Versioned schema of the SQLite inbox store, applied in order and recorded in `schema_migrations`. */
+import type Database from 'better-sqlite3';
+
+/** One schema step; `version` only ever grows, a released step is never edited. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * All migrations, oldest first. Times are epoch milliseconds. Tables other than the
+ * notifications keep integer rowids so a later outbox can reference and page them cheaply.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'inbox',
+    sql: `
+      CREATE TABLE notifications (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER,
+        heading TEXT,
+        content TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        image_url TEXT,
+        send_after_ms INTEGER,
+        buttons_json TEXT NOT NULL,
+        sender_id TEXT,
+        opened INTEGER NOT NULL DEFAULT 0,
+        opened_at_ms INTEGER,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_id, id)
+      ) STRICT;
+      CREATE UNIQUE INDEX notifications_seq ON notifications (app_id, user_id, seq) WHERE seq IS NOT NULL;
+      CREATE INDEX notifications_due ON notifications (send_after_ms, app_id, user_id, id) WHERE seq IS NULL;
+
+      CREATE TABLE user_cursors (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE idempotency_keys (
+        app_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        result_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app_id, key)
+      ) STRICT;
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);
+
+      CREATE TABLE button_actions (
+        id INTEGER PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        notification_id TEXT NOT NULL,
+        button_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        FOREIGN KEY (app_id, user_id, notification_id)
+          REFERENCES notifications (app_id, user_id, id) ON DELETE CASCADE
+      ) STRICT;
+      CREATE INDEX button_actions_notification ON button_actions (app_id, user_id, notification_id);
+    `,
+  },
+];
+
+/** Applies the migrations not yet recorded, all in one immediate transaction; returns the versions applied. */
+export function applyMigrations(db: Database.Database, list: readonly Migration[], now: Date): number[] {
+  const run = db.transaction((): number[] => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const applied = new Set(db.prepare<[], number>('SELECT version FROM schema_migrations').pluck().all());
+    const record = db.prepare<[number, string, number]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    const done: number[] = [];
+    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, now.getTime());
+      done.push(migration.version);
+    }
+    return done;
+  });
+  // Immediate: two processes starting together serialize here instead of both applying a step.
+  return run.immediate();
+}
