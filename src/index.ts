@@ -5,3 +5,6 @@ export { loadConfig, type ServerConfig } from './config/server-config.js';
 export { LocalAdapter } from './cluster/local-adapter.js';
 export type { ClusterAdapter, ClusterMessage } from './cluster/adapter.js';
 export type { InboxStore } from './store/store.js';
+export { openStore } from './store/open-store.js';
+export { signUserToken, type SignUserTokenOptions } from './inbox/user-tokens.js';
+export { OPENED_EVENT, DELETED_EVENT } from './inbox/inbox.js';

@@ -5,18 +5,25 @@ import type { ClusterAdapter } from './cluster/adapter.js';
 import { LocalAdapter } from './cluster/local-adapter.js';
 import { AppRegistry, type App } from './config/apps.js';
 import { HttpApi } from './http/http-api.js';
+import { registerInboxRoutes } from './http/inbox-routes.js';
 import { registerHealthRoutes, registerPusherRoutes } from './http/pusher-routes.js';
+import { Inbox } from './inbox/inbox.js';
+import { Scheduler, type SchedulerOptions } from './inbox/scheduler.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Realtime, type RealtimeOptions } from './realtime/realtime.js';
+import type { InboxStore } from './store/store.js';
 import { WebSocketEndpoint } from './transport/websocket-server.js';
 
 /** Everything a node is made of; tests pass their own to run several nodes in one process. */
 export interface HeraldDeps {
   readonly apps: AppRegistry | readonly App[];
+  /** The inbox store; migrated on listen, closed by whoever opened it. */
+  readonly store: InboxStore;
   readonly adapter?: ClusterAdapter;
   readonly logger?: Logger;
   readonly now?: () => number;
   readonly realtime?: Partial<RealtimeOptions>;
+  readonly scheduler?: SchedulerOptions;
 }
 
 /** A running (or ready to run) Herald node. */
@@ -26,6 +33,9 @@ export class HeraldServer {
   readonly http: Server;
   readonly api: HttpApi;
   readonly logger: Logger;
+  readonly store: InboxStore;
+  readonly inbox: Inbox;
+  private readonly scheduler: Scheduler;
   private readonly websocket: WebSocketEndpoint;
   private started = false;
 
@@ -35,9 +45,13 @@ export class HeraldServer {
     const now = deps.now ?? Date.now;
     const adapter = deps.adapter ?? new LocalAdapter(now);
     this.realtime = new Realtime({ apps: this.apps, adapter, logger: this.logger, now, options: deps.realtime });
+    this.store = deps.store;
+    this.inbox = new Inbox({ store: this.store, realtime: this.realtime, apps: this.apps, logger: this.logger, now });
+    this.scheduler = new Scheduler(this.store, this.inbox, this.logger, now, deps.scheduler);
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
     registerPusherRoutes(this.api, this.realtime);
-    registerHealthRoutes(this.api, { cluster: () => adapter.isReady() });
+    registerInboxRoutes(this.api, this.inbox, this.apps, now);
+    registerHealthRoutes(this.api, { cluster: () => adapter.isReady(), store: () => this.store.ping() });
     this.websocket = new WebSocketEndpoint(this.realtime);
     this.http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.api.handle(req, res);
@@ -52,7 +66,9 @@ export class HeraldServer {
   /** Starts the realtime core and listens; resolves with the bound address. */
   async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
     if (!this.started) {
+      await this.store.migrate();
       await this.realtime.start();
+      this.scheduler.start();
       this.started = true;
     }
     await new Promise<void>((resolve, reject) => {
@@ -73,6 +89,7 @@ export class HeraldServer {
   /** Stops accepting, closes sockets with 4200 and stops the HTTP server. */
   async close(): Promise<void> {
     this.websocket.close();
+    await this.scheduler.stop();
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.realtime.shutdown();
     this.http.closeAllConnections();

@@ -2,6 +2,7 @@
 import type { ServerConfig } from './config/server-config.js';
 import { createLogger } from './logger.js';
 import { createServer, type HeraldServer } from './server.js';
+import { openStore } from './store/open-store.js';
 
 /** Builds, starts and supervises a node until SIGTERM or SIGINT. */
 export async function startNode(config: ServerConfig): Promise<HeraldServer> {
@@ -9,8 +10,10 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   if (config.usingDefaultCredentials) {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
   }
+  const store = openStore(config.databaseUrl);
   const server = createServer({
     apps: config.apps,
+    store,
     logger,
     realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections },
   });
@@ -27,7 +30,10 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
-    server.close().then(
+    server
+      .close()
+      .then(() => store.close())
+      .then(
       () => {
         logger.info('shutdown complete');
         process.exit(0);

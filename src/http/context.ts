@@ -1,6 +1,7 @@
 /** The request context handed to every HTTP route, and the reply helpers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../config/apps.js';
+import type { UserClaims } from '../inbox/user-tokens.js';
 import { badRequest, HttpError, tooLarge } from '../protocol/errors.js';
 import type { Params } from './router.js';
 
@@ -18,7 +19,12 @@ export interface RequestContext {
   body: Buffer;
   /** The app, once the route's authentication found it. */
   app?: App;
+  /** Who is calling, once authenticated: the app's backend or one user. */
+  caller?: Caller;
 }
+
+/** The app's backend (Pusher signature, any user) or one user (bearer token). */
+export type Caller = { readonly kind: 'backend' } | { readonly kind: 'user'; readonly claims: UserClaims };
 
 /** A reply with a status other than 200, or extra headers. */
 export class Reply {

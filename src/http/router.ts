@@ -39,7 +39,7 @@ export class Router<H> {
       const found = route.pattern.exec(path);
       if (!found) continue;
       if (route.method !== method) {
-        allowed.push(route.method);
+        if (!allowed.includes(route.method)) allowed.push(route.method);
         continue;
       }
       const params: Params = {};

@@ -1,0 +1,38 @@
+/** Registers the inbox routes and the built-in auth routes. */
+import type { AppRegistry } from '../config/apps.js';
+import type { Inbox } from '../inbox/inbox.js';
+import type { RequestContext } from './context.js';
+import type { HttpApi } from './http-api.js';
+import { authenticateUserSignin, authorizeChannel } from './routes/channel-auth.js';
+import {
+  countNotifications,
+  deleteNotification,
+  getNotification,
+  listNotifications,
+  openNotifications,
+  pressButton,
+  pushNotifications,
+} from './routes/inbox.js';
+import { authenticateCaller, authenticateForUser, authenticateUser, userClaims } from './user-auth.js';
+
+/** Big enough for 10,000 user ids of a push. */
+const PUSH_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Adds the inbox routes under `/apps/:appId`. */
+export function registerInboxRoutes(api: HttpApi, inbox: Inbox, apps: AppRegistry, now: () => number): void {
+  const anyCaller = { auth: async (ctx: RequestContext) => void (await authenticateCaller(ctx, apps, now())), bodyLimit: PUSH_BODY_LIMIT };
+  const forUser = { auth: (ctx: RequestContext) => authenticateForUser(ctx, apps, now()) };
+  const userOnly = { auth: async (ctx: RequestContext) => void (await authenticateUser(ctx, apps, now())) };
+
+  const base = '/apps/:appId/users/:userId/notifications';
+  api
+    .route('POST', '/apps/:appId/notifications', (ctx) => pushNotifications(ctx, inbox), anyCaller)
+    .route('GET', base, (ctx) => listNotifications(ctx, inbox), forUser)
+    .route('GET', `${base}/count`, (ctx) => countNotifications(ctx, inbox), forUser)
+    .route('POST', `${base}/open`, (ctx) => openNotifications(ctx, inbox), forUser)
+    .route('GET', `${base}/:id`, (ctx) => getNotification(ctx, inbox), forUser)
+    .route('DELETE', `${base}/:id`, (ctx) => deleteNotification(ctx, inbox), forUser)
+    .route('POST', `${base}/:id/actions/:buttonId`, (ctx) => pressButton(ctx, inbox), forUser)
+    .route('POST', '/apps/:appId/auth', (ctx) => authorizeChannel(ctx, userClaims(ctx)), userOnly)
+    .route('POST', '/apps/:appId/user-auth', (ctx) => authenticateUserSignin(ctx, userClaims(ctx)), userOnly);
+}

@@ -1,0 +1,113 @@
+/** The inbox routes of design.md §3: push, list, count, open, delete, button action. */
+import { isValidUserId, parsePushRequest } from '../../inbox/push-request.js';
+import { toNotificationJson } from '../../inbox/notification-json.js';
+import type { Inbox } from '../../inbox/inbox.js';
+import { badRequest, forbidden, HttpError, notFound } from '../../protocol/errors.js';
+import { DuplicateNotificationError } from '../../store/store.js';
+import { jsonBody, type RequestContext } from '../context.js';
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+const MAX_OPEN_IDS = 500;
+
+function userIdParam(ctx: RequestContext): string {
+  const userId = ctx.params.userId ?? '';
+  if (!isValidUserId(userId)) throw badRequest('User id must be 1-200 characters without control characters');
+  return userId;
+}
+
+function seqParam(ctx: RequestContext, name: string): number | undefined {
+  const value = ctx.query.get(name);
+  if (value === null) return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw badRequest(`"${name}" must be a non-negative integer`);
+  return Number(value);
+}
+
+/** `POST /apps/:appId/notifications`: answers after the rows are committed, then delivers. */
+export async function pushNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const app = ctx.app!;
+  const caller = ctx.caller;
+  let senderId: string | null = null;
+  if (caller?.kind === 'user') {
+    if (!app.allowClientPush) throw forbidden('This app does not allow pushes with a user token (allow_client_push is off)');
+    senderId = caller.claims.userId;
+  }
+  const request = parsePushRequest(jsonBody(ctx), app.maxEventPayloadBytes);
+  try {
+    const result = await inbox.push(app, request, senderId);
+    return {
+      notifications: result.rows.map((row) => ({ id: row.id, user_id: row.userId, seq: row.seq })),
+      ...(result.replayed ? { replayed: true } : {}),
+    };
+  } catch (error) {
+    if (error instanceof DuplicateNotificationError) throw new HttpError(409, 'conflict', error.message);
+    throw error;
+  }
+}
+
+/** `GET /users/:userId/notifications`. */
+export async function listNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const userId = userIdParam(ctx);
+  const beforeSeq = seqParam(ctx, 'before_seq');
+  const afterSeq = seqParam(ctx, 'after_seq');
+  if (beforeSeq !== undefined && afterSeq !== undefined) throw badRequest('Use either "before_seq" or "after_seq", not both');
+  const limitText = ctx.query.get('limit');
+  let limit = DEFAULT_PAGE;
+  if (limitText !== null) {
+    if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_PAGE) throw badRequest(`"limit" must be an integer from 1 to ${MAX_PAGE}`);
+    limit = Number(limitText);
+  }
+  const status = ctx.query.get('status') ?? 'all';
+  if (status !== 'all' && status !== 'unread') throw badRequest('"status" must be "unread" or "all"');
+  const result = await inbox.list(ctx.app!, userId, { beforeSeq, afterSeq, limit, unreadOnly: status === 'unread' });
+  return { notifications: result.notifications.map(toNotificationJson), has_more: result.hasMore };
+}
+
+/** `GET /users/:userId/notifications/count`. */
+export async function countNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  return inbox.count(ctx.app!, userIdParam(ctx));
+}
+
+/** `GET /users/:userId/notifications/:id`. */
+export async function getNotification(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const row = await inbox.get(ctx.app!, userIdParam(ctx), ctx.params.id ?? '');
+  if (!row) throw notFound(`No notification "${ctx.params.id}" for this user`);
+  return toNotificationJson(row);
+}
+
+/** `POST /users/:userId/notifications/open` with `{ ids }` or `{ all: true }`. */
+export async function openNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const userId = userIdParam(ctx);
+  const { ids, all, ...rest } = jsonBody(ctx);
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw badRequest(`"${unknown}" is not an open field (ids, all)`);
+  let target: string[] | 'all';
+  if (all === true && ids === undefined) target = 'all';
+  else if (all !== undefined && all !== false) throw badRequest('"all" must be true (or send "ids")');
+  else if (!Array.isArray(ids) || ids.length === 0) throw badRequest('Send "ids" (a non-empty array of notification ids) or "all": true');
+  else if (ids.length > MAX_OPEN_IDS) throw badRequest(`"ids" has ${ids.length} ids; the limit is ${MAX_OPEN_IDS}`);
+  else if (!ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 128)) throw badRequest('"ids" must be notification id strings');
+  else target = [...new Set(ids as string[])];
+  const result = await inbox.open(ctx.app!, userId, target!);
+  return { opened: result.opened, unread: result.counts.unread, total: result.counts.total };
+}
+
+/** `DELETE /users/:userId/notifications/:id`. */
+export async function deleteNotification(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const counts = await inbox.delete(ctx.app!, userIdParam(ctx), ctx.params.id ?? '');
+  if (!counts) throw notFound(`No notification "${ctx.params.id}" for this user`);
+  return { deleted: true, unread: counts.unread, total: counts.total };
+}
+
+/** `POST /users/:userId/notifications/:id/actions/:buttonId`. */
+export async function pressButton(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const app = ctx.app!;
+  const userId = userIdParam(ctx);
+  const id = ctx.params.id ?? '';
+  const buttonId = ctx.params.buttonId ?? '';
+  const row = await inbox.get(app, userId, id);
+  if (!row) throw notFound(`No notification "${id}" for this user`);
+  if (!row.buttons.some((button) => button.id === buttonId)) throw notFound(`Notification "${id}" has no button "${buttonId}"`);
+  await inbox.recordAction(app, userId, id, buttonId);
+  return { recorded: true };
+}

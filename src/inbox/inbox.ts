@@ -1,0 +1,101 @@
+/** The inbox: stores notifications before delivering them, and keeps every device's state in sync. */
+import type { Logger } from 'pino';
+import { inboxChannel, type App, type AppRegistry } from '../config/apps.js';
+import { channelNameProblem } from '../protocol/channels.js';
+import type { Realtime } from '../realtime/realtime.js';
+import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotification } from '../store/store.js';
+import { toNotificationJson } from './notification-json.js';
+import type { PushRequest } from './push-request.js';
+
+/** Event sent on a user's channel when notifications are opened: `{ ids, all, unread, total, opened_at }`. */
+export const OPENED_EVENT = 'herald:notifications_opened';
+/** Event sent on a user's channel when a notification is deleted: `{ id, unread, total }`. */
+export const DELETED_EVENT = 'herald:notification_deleted';
+
+export interface InboxDeps {
+  readonly store: InboxStore;
+  readonly realtime: Realtime;
+  readonly apps: AppRegistry;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/** Durable per-user notifications on top of the store and the realtime fan-out. */
+export class Inbox {
+  constructor(private readonly deps: InboxDeps) {}
+
+  get store(): InboxStore {
+    return this.deps.store;
+  }
+
+  /** Stores a push (durably), then delivers what is visible now to each user's channel. */
+  async push(app: App, request: PushRequest, senderId: string | null): Promise<PushResult> {
+    const result = await this.deps.store.push(
+      app.id,
+      request.userIds,
+      { ...request.notification, senderId },
+      request.idempotencyKey,
+      new Date(this.deps.now()),
+    );
+    this.deliver(result.visible);
+    return result;
+  }
+
+  /** Publishes newly visible notifications on their users' inbox channels (live, at-most-once). */
+  deliver(rows: readonly StoredNotification[]): void {
+    for (const row of rows) {
+      const app = this.deps.apps.findById(row.appId);
+      if (!app) continue;
+      const channel = inboxChannel(app, row.userId);
+      // A user id that cannot form a channel name is still stored; it is read over HTTP only.
+      if (channelNameProblem(channel)) continue;
+      this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
+    }
+  }
+
+  list(app: App, userId: string, query: ListQuery): Promise<ListResult> {
+    return this.deps.store.list(app.id, userId, query);
+  }
+
+  count(app: App, userId: string): Promise<Counts> {
+    return this.deps.store.count(app.id, userId);
+  }
+
+  get(app: App, userId: string, id: string): Promise<StoredNotification | null> {
+    return this.deps.store.get(app.id, userId, id);
+  }
+
+  /** Opens notifications and tells every device of the user the new unread count. */
+  async open(app: App, userId: string, ids: readonly string[] | 'all'): Promise<{ opened: string[]; counts: Counts }> {
+    const openedAt = new Date(this.deps.now());
+    const result = await this.deps.store.open(app.id, userId, ids, openedAt);
+    if (result.opened.length > 0 || ids === 'all') {
+      this.publishState(app, userId, OPENED_EVENT, {
+        ids: ids === 'all' ? [] : result.opened,
+        all: ids === 'all',
+        unread: result.counts.unread,
+        total: result.counts.total,
+        opened_at: openedAt.toISOString(),
+      });
+    }
+    return result;
+  }
+
+  /** Deletes a notification; tells every device. Returns null when there was none. */
+  async delete(app: App, userId: string, id: string): Promise<Counts | null> {
+    const counts = await this.deps.store.delete(app.id, userId, id);
+    if (counts) this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total });
+    return counts;
+  }
+
+  /** Records a button press. */
+  recordAction(app: App, userId: string, id: string, buttonId: string): Promise<boolean> {
+    return this.deps.store.recordAction(app.id, userId, id, buttonId, new Date(this.deps.now()));
+  }
+
+  private publishState(app: App, userId: string, event: string, data: unknown): void {
+    const channel = inboxChannel(app, userId);
+    if (channelNameProblem(channel)) return;
+    this.deps.realtime.publish(app, channel, event, JSON.stringify(data), null);
+  }
+}

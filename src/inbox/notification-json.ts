@@ -1,0 +1,36 @@
+/** The notification JSON apps already use, from a stored row. */
+import type { StoredNotification } from '../store/store.js';
+
+/** The wire shape of a notification (events and HTTP answers). */
+export interface NotificationJson {
+  id: string;
+  heading: string | null;
+  content: string;
+  payload: unknown;
+  image_url: string | null;
+  send_after: string | null;
+  opened: boolean;
+  buttons: { id: string; text: string; icon: string | null }[];
+  created_at: string;
+  opened_at: string | null;
+  seq: number | null;
+  sender_id: string | null;
+}
+
+/** Converts a stored notification to its JSON. */
+export function toNotificationJson(row: StoredNotification): NotificationJson {
+  return {
+    id: row.id,
+    heading: row.heading,
+    content: row.content,
+    payload: row.payload,
+    image_url: row.imageUrl,
+    send_after: row.sendAfter ? row.sendAfter.toISOString() : null,
+    opened: row.opened,
+    buttons: row.buttons.map((button) => ({ id: button.id, text: button.text, icon: button.icon })),
+    created_at: row.createdAt.toISOString(),
+    opened_at: row.openedAt ? row.openedAt.toISOString() : null,
+    seq: row.seq,
+    sender_id: row.senderId,
+  };
+}

@@ -1,0 +1,66 @@
+/** Releases scheduled notifications when they fall due, and prunes old idempotency keys. */
+import type { Logger } from 'pino';
+import type { InboxStore } from '../store/store.js';
+import type { Inbox } from './inbox.js';
+
+/** How long an idempotency key answers for the same push. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+const RELEASE_BATCH = 1000;
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+
+export interface SchedulerOptions {
+  /** How often due notifications are looked for; bounds the delivery delay. */
+  readonly intervalMs: number;
+}
+
+/** Polls the store for due notifications. Polling (not a timer per row) also serves rows other nodes scheduled. */
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly store: InboxStore,
+    private readonly inbox: Inbox,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    private readonly options: SchedulerOptions = { intervalMs: 250 },
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass: release everything due (in batches), prune keys now and then. Never overlaps itself. */
+  tick(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.run()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'scheduler pass failed'))
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      const released = await this.store.releaseDue(new Date(this.now()), RELEASE_BATCH);
+      if (released.length > 0) this.inbox.deliver(released);
+      if (released.length < RELEASE_BATCH) break;
+    }
+    const now = this.now();
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      await this.store.pruneIdempotencyKeys(new Date(now - IDEMPOTENCY_WINDOW_MS));
+    }
+  }
+}
