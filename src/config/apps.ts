@@ -194,5 +194,6 @@ export class AppRegistry {
 
 /** The inbox channel of a user in an app. */
 export function inboxChannel(app: App, userId: string): string {
-  return app.inboxChannelTemplate.replace('{userId}', userId);
+  // A replacer function, so `$&`, `$'` and the like in a user id are inserted literally.
+  return app.inboxChannelTemplate.replace('{userId}', () => userId);
 }

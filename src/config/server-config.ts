@@ -51,7 +51,14 @@ export interface ServerConfig {
 }
 
 const booleanText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
-const integerText = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Only decimal digits: z.coerce.number() would turn "" and " " into 0, a bare boolean flag into 1, and accept "0x10" or "1e3".
+const integerText = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 const schema = z.object({
   host: z.string().min(1).default('0.0.0.0'),
@@ -64,6 +71,8 @@ const schema = z.object({
   databaseUrl: z
     .string()
     .refine((url) => url.startsWith('sqlite:') || !url.includes('://'), 'must be sqlite:PATH (or a file path)')
+    // An empty path would open a temporary SQLite database, silently losing the inbox on exit.
+    .refine((url) => url.replace(/^sqlite:/, '').trim().length > 0, 'needs a path: sqlite:PATH (or sqlite::memory:)')
     .default('sqlite:./data/herald.db'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   activityTimeout: integerText(1, 3600).default(120),

@@ -53,11 +53,8 @@ export function channelNameProblem(name: unknown): string | null {
   }
   if (name.startsWith('#')) return 'channel names starting with # are reserved';
   if (!NAME_PATTERN.test(name)) return 'channel name may only contain A-Z, a-z, 0-9, _, -, =, @, ",", . and ;';
-  if (name.startsWith('presence-') || name.startsWith('private-')) {
-    // A bare prefix (e.g. "private-") names nothing.
-    const bare = PREFIXES.some(([prefix]) => name === prefix);
-    if (bare) return 'channel name has no name after its prefix';
-  }
+  // A bare prefix (e.g. "private-" or "cache-") names nothing.
+  if (PREFIXES.some(([prefix]) => name === prefix)) return 'channel name has no name after its prefix';
   return null;
 }
 

@@ -64,7 +64,8 @@ export function parseTriggerEvent(body: Record<string, unknown>, limits: Trigger
   }
   list.forEach((item, index) => {
     const problem = channelNameProblem(item);
-    if (problem) throw badRequest(`"${at(`channels[${index}]`)}": ${problem}`);
+    // Name the field the caller sent: `channels[i]`, or `channel` for the single-channel form.
+    if (problem) throw badRequest(`"${at(channels !== undefined ? `channels[${index}]` : 'channel')}": ${problem}`);
   });
 
   if (socketId !== undefined && socketId !== null && !isSocketId(socketId)) {
