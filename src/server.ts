@@ -7,6 +7,7 @@ import { AppRegistry, type App } from './config/apps.js';
 import { HttpApi } from './http/http-api.js';
 import { registerInboxRoutes } from './http/inbox-routes.js';
 import { registerHealthRoutes, registerPusherRoutes } from './http/pusher-routes.js';
+import { registerSdkRoute } from './http/sdk-route.js';
 import { Inbox } from './inbox/inbox.js';
 import { Scheduler, type SchedulerOptions } from './inbox/scheduler.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -51,6 +52,7 @@ export class HeraldServer {
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
     registerPusherRoutes(this.api, this.realtime);
     registerInboxRoutes(this.api, this.inbox, this.apps, now);
+    registerSdkRoute(this.api);
     registerHealthRoutes(this.api, { cluster: () => adapter.isReady(), store: () => this.store.ping() });
     this.websocket = new WebSocketEndpoint(this.realtime);
     this.http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {

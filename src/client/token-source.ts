@@ -1,0 +1,67 @@
+/** Where the client gets its user token: a string, or a function asked again near expiry or on refusal. */
+import { HeraldAuthError } from './errors.js';
+
+/** A user token, or a function that fetches a fresh one. */
+export type TokenOption = string | (() => string | Promise<string>);
+
+/** Seconds before expiry at which a fresh token is asked for. */
+const REFRESH_MARGIN_SECONDS = 30;
+
+/** The `exp` claim of a JWT, read without verifying it (the server verifies). */
+export function tokenExpiry(token: string): number | null {
+  const part = token.split('.')[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Caches the token and refreshes it when it is about to expire or was refused. */
+export class TokenSource {
+  private cached: string | null = null;
+  private pending: Promise<string> | null = null;
+
+  constructor(
+    private readonly option: TokenOption,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a refused token can be replaced by asking again. */
+  get refreshable(): boolean {
+    return typeof this.option === 'function';
+  }
+
+  /** A token that is not about to expire. */
+  async get(): Promise<string> {
+    if (typeof this.option === 'string') return this.option;
+    if (this.cached !== null) {
+      const exp = tokenExpiry(this.cached);
+      if (exp === null || exp - REFRESH_MARGIN_SECONDS > this.now() / 1000) return this.cached;
+    }
+    return this.refresh();
+  }
+
+  /** Forgets the cached token and asks for a new one (once, however many callers ask at the same time). */
+  refresh(): Promise<string> {
+    if (typeof this.option === 'string') return Promise.resolve(this.option);
+    const fetchToken = this.option;
+    this.pending ??= (async () => {
+      try {
+        const token = await fetchToken();
+        if (typeof token !== 'string' || token.length === 0) throw new HeraldAuthError('token() did not return a token string', null);
+        this.cached = token;
+        return token;
+      } catch (error) {
+        if (error instanceof HeraldAuthError) throw error;
+        throw new HeraldAuthError(`token() failed: ${(error as Error)?.message ?? String(error)}`, null, null, { cause: error });
+      } finally {
+        this.pending = null;
+      }
+    })();
+    return this.pending;
+  }
+}
