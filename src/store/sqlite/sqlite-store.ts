@@ -44,11 +44,21 @@ interface NotificationKey extends UserKey {
   id: string;
 }
 
-type InsertParams = [
-  appId: string, userId: string, id: string, seq: number | null, heading: string | null, content: string,
-  payloadJson: string, imageUrl: string | null, sendAfterMs: number | null, buttonsJson: string,
-  senderId: string | null, createdAtMs: number,
-];
+interface InsertParams {
+  appId: string;
+  /** JSON array of distinct user ids, expanded in SQL by json_each. */
+  userIds: string;
+  visible: number;
+  id: string;
+  heading: string | null;
+  content: string;
+  payloadJson: string;
+  imageUrl: string | null;
+  sendAfterMs: number | null;
+  buttonsJson: string;
+  senderId: string | null;
+  now: number;
+}
 
 interface ListParams extends UserKey {
   afterSeq: number;
@@ -70,16 +80,24 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (app_id, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
     ),
     idempotencyPrune: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
-    // The two statements run per recipient bind positionally: named binding is ~2x slower on 10k rows.
-    nextSeq: db.prepare<[appId: string, userId: string], number>(
-      `INSERT INTO user_cursors (app_id, user_id, last_seq) VALUES (?, ?, 1)
+    nextSeq: db.prepare<[UserKey], number>(
+      `INSERT INTO user_cursors (app_id, user_id, last_seq) VALUES (@appId, @userId, 1)
        ON CONFLICT (app_id, user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
     ).pluck(),
-    insert: db.prepare<InsertParams>(
+    // A push binds its user ids once, as a JSON array: one statement per table rather than two per
+    // recipient is 3-5x faster for 10k users. `WHERE true` keeps the upsert's parse unambiguous.
+    nextSeqs: db.prepare<[{ appId: string; userIds: string }]>(
+      `INSERT INTO user_cursors (app_id, user_id, last_seq) SELECT @appId, value, 1 FROM json_each(@userIds) WHERE true
+       ON CONFLICT (app_id, user_id) DO UPDATE SET last_seq = last_seq + 1`,
+    ),
+    insertMany: db.prepare<[InsertParams], { user_id: string; seq: number | null }>(
       `INSERT INTO notifications (app_id, user_id, id, seq, heading, content, payload_json, image_url,
          send_after_ms, buttons_json, sender_id, created_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (app_id, user_id, id) DO NOTHING`,
+       SELECT @appId, j.value, @id,
+         (SELECT c.last_seq FROM user_cursors c WHERE @visible AND c.app_id = @appId AND c.user_id = j.value),
+         @heading, @content, @payloadJson, @imageUrl, @sendAfterMs, @buttonsJson, @senderId, @now
+       FROM json_each(@userIds) j WHERE true
+       ON CONFLICT (app_id, user_id, id) DO NOTHING RETURNING user_id, seq`,
     ),
     selectDue: db.prepare<[{ now: number; limit: number }], NotificationRow>(
       `SELECT * FROM notifications WHERE seq IS NULL AND send_after_ms <= @now
@@ -204,21 +222,28 @@ export class SqliteStore implements InboxStore {
     }
     const sendAfterMs = input.sendAfter === null ? null : input.sendAfter.getTime();
     const isVisible = sendAfterMs === null || sendAfterMs <= nowMs;
-    const payloadJson = JSON.stringify(input.payload ?? null);
-    const buttonsJson = JSON.stringify(input.buttons);
-    const rows: PushedRow[] = [];
-    const visible: StoredNotification[] = [];
-    for (const userId of new Set(userIds)) {
-      const seq = isVisible ? sql.nextSeq.get(appId, userId)! : null;
-      const inserted = sql.insert.run(
-        appId, userId, input.id, seq, input.heading, input.content, payloadJson,
-        input.imageUrl, sendAfterMs, buttonsJson, input.senderId, nowMs,
-      );
-      // Throwing here rolls back the whole transaction, cursors included.
-      if (inserted.changes === 0) throw new DuplicateNotificationError(input.id);
-      rows.push({ id: input.id, userId, seq });
-      if (seq !== null) visible.push(this.fromInput(appId, userId, seq, input, now));
-    }
+    const users = [...new Set(userIds)];
+    const usersJson = JSON.stringify(users);
+    if (isVisible) sql.nextSeqs.run({ appId, userIds: usersJson });
+    const inserted = sql.insertMany.all({
+      appId,
+      userIds: usersJson,
+      visible: isVisible ? 1 : 0,
+      id: input.id,
+      heading: input.heading,
+      content: input.content,
+      payloadJson: JSON.stringify(input.payload ?? null),
+      imageUrl: input.imageUrl,
+      sendAfterMs,
+      buttonsJson: JSON.stringify(input.buttons),
+      senderId: input.senderId,
+      now: nowMs,
+    });
+    // A conflict skipped some user: throwing rolls back the whole transaction, cursors included.
+    if (inserted.length !== users.length) throw new DuplicateNotificationError(input.id);
+    const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
+    const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
+    const visible = isVisible ? rows.map((row) => this.fromInput(appId, row.userId, row.seq!, input, now)) : [];
     if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
   }
@@ -249,8 +274,9 @@ export class SqliteStore implements InboxStore {
   private releaseInTransaction(nowMs: number, limit: number): StoredNotification[] {
     const sql = this.sql;
     return sql.selectDue.all({ now: nowMs, limit }).map((row) => {
-      const seq = sql.nextSeq.get(row.app_id, row.user_id)!;
-      sql.setSeq.run({ appId: row.app_id, userId: row.user_id, id: row.id, seq });
+      const key = { appId: row.app_id, userId: row.user_id, id: row.id };
+      const seq = sql.nextSeq.get(key)!;
+      sql.setSeq.run({ ...key, seq });
       return toStored({ ...row, seq });
     });
   }
