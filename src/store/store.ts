@@ -89,6 +89,11 @@ export interface ListResult {
 export interface Counts {
   readonly unread: number;
   readonly total: number;
+  /**
+   * The user's newest seq when counted (0 before the first). Read in the same snapshot as the
+   * counts, so a client knows which notifications the counts already include.
+   */
+  readonly lastSeq: number;
 }
 
 /** The durable inbox store. */

@@ -68,7 +68,7 @@ describe('SqliteStore', () => {
     await store.migrate();
     assert.equal(await store.ping(), true);
     await store.push('app', ['u'], notification('n1'), null, now);
-    assert.deepEqual(await store.count('app', 'u'), { unread: 1, total: 1 });
+    assert.deepEqual(await store.count('app', 'u'), { unread: 1, total: 1, lastSeq: 1 });
     await store.close();
   });
 });

@@ -65,7 +65,8 @@ export async function listNotifications(ctx: RequestContext, inbox: Inbox): Prom
 
 /** `GET /users/:userId/notifications/count`. */
 export async function countNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
-  return inbox.count(ctx.app!, userIdParam(ctx));
+  const counts = await inbox.count(ctx.app!, userIdParam(ctx));
+  return { unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
 }
 
 /** `GET /users/:userId/notifications/:id`. */

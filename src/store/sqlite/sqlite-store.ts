@@ -116,7 +116,9 @@ function prepareStatements(db: Database.Database) {
        AND (@unreadOnly = 0 OR opened = 0) ORDER BY seq DESC LIMIT @limit`,
     ),
     counts: db.prepare<[UserKey], Counts>(
-      `SELECT count(*) FILTER (WHERE opened = 0) AS unread, count(*) AS total FROM notifications WHERE ${visible}`,
+      `SELECT count(*) FILTER (WHERE opened = 0) AS unread, count(*) AS total,
+         coalesce((SELECT last_seq FROM user_cursors WHERE app_id = @appId AND user_id = @userId), 0) AS lastSeq
+       FROM notifications WHERE ${visible}`,
     ),
     get: db.prepare<[NotificationKey], NotificationRow>(`SELECT * FROM notifications WHERE ${visible} AND id = @id`),
     openOne: db.prepare<[NotificationKey & { now: number }]>(
