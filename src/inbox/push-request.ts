@@ -29,6 +29,7 @@ export interface PushRequest {
 const SERVER_FIELDS = new Set(['opened', 'created_at', 'opened_at', 'seq', 'sender_id']);
 const NOTIFICATION_FIELDS = new Set(['id', 'heading', 'content', 'payload', 'image_url', 'send_after', 'buttons']);
 const ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,128}$/;
+const RESERVED_ID = 'count';
 
 /** Whether a string is usable as a user id: 1–200 characters, no control characters. */
 export function isValidUserId(value: unknown): value is string {
@@ -75,12 +76,27 @@ function parseImageUrl(value: unknown): string | null {
   return url;
 }
 
+// A date, or a date-time (seconds optional) with its time zone: `Z` or `±hh:mm`.
+const SEND_AFTER_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2})))?$/;
+
+/** Whether the numbers of a SEND_AFTER_PATTERN match name a real day and time (no 2026-02-30, no 25:00). */
+function isRealDateTime(parts: number[]): boolean {
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = parts;
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  return (
+    calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day &&
+    hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59
+  );
+}
+
 function parseSendAfter(value: unknown): Date | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw badRequest('"notification.send_after" must be an ISO-8601 date string or null');
+  // Date parsing alone rolls 2026-02-30 over into March and reads a date-time without a zone as server-local time.
+  const match = SEND_AFTER_PATTERN.exec(value);
   const date = new Date(value);
-  if (Number.isNaN(date.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    throw badRequest('"notification.send_after" must be an ISO-8601 date such as 2026-12-01T09:00:00Z');
+  if (!match || !isRealDateTime(match.slice(1).map((part) => Number(part ?? 0))) || Number.isNaN(date.getTime())) {
+    throw badRequest('"notification.send_after" must be an ISO-8601 date with a time zone, such as 2026-12-01T09:00:00Z');
   }
   return date;
 }
@@ -116,6 +132,8 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   if (id !== undefined && id !== null && (typeof id !== 'string' || !ID_PATTERN.test(id))) {
     throw badRequest('"notification.id" must be 1-128 characters of A-Z a-z 0-9 _ - . :');
   }
+  // `GET .../notifications/count` is the count route, so a notification with that id could never be read.
+  if (id === RESERVED_ID) throw badRequest(`"notification.id" must not be "${RESERVED_ID}": that path is the count route`);
   if (typeof content !== 'string' || content.trim().length === 0) throw badRequest('"notification.content" is required and must be a non-empty string');
   return {
     userIds: [...new Set(userIds as string[])],

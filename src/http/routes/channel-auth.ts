@@ -1,5 +1,5 @@
 /** Built-in auth for clients holding a user token: `/apps/:appId/auth` and `/apps/:appId/user-auth`. */
-import { inboxChannel } from '../../config/apps.js';
+import { inboxChannel, type App } from '../../config/apps.js';
 import type { UserClaims } from '../../inbox/user-tokens.js';
 import { channelKind, channelNameProblem } from '../../protocol/channels.js';
 import { badRequest, forbidden } from '../../protocol/errors.js';
@@ -13,9 +13,18 @@ function socketIdField(fields: Record<string, string>): string {
   return socketId;
 }
 
+/** Whether a channel is the inbox channel of some user under the app's template (whoever that user is). */
+function isInboxChannelOfAnyUser(app: App, channel: string): boolean {
+  const at = app.inboxChannelTemplate.indexOf('{userId}');
+  const prefix = app.inboxChannelTemplate.slice(0, at);
+  const suffix = app.inboxChannelTemplate.slice(at + '{userId}'.length);
+  return channel.length > prefix.length + suffix.length && channel.startsWith(prefix) && channel.endsWith(suffix);
+}
+
 /**
  * Signs a channel subscription for the token's user: their own inbox channel, and presence
- * channels (as a member with the token's `user_info`). Any other channel is 403.
+ * channels (as a member with the token's `user_info`) other than another user's inbox channel.
+ * Any other channel is 403.
  */
 export function authorizeChannel(ctx: RequestContext, claims: UserClaims): unknown {
   const app = ctx.app!;
@@ -24,13 +33,14 @@ export function authorizeChannel(ctx: RequestContext, claims: UserClaims): unkno
   const channel = fields.channel_name;
   const problem = channelNameProblem(channel);
   if (problem) throw badRequest(`"channel_name": ${problem}`);
-  const kind = channelKind(channel);
-  if (kind.presence) {
+  const own = inboxChannel(app, claims.userId);
+  // An inbox template may name presence channels: another user's inbox is never a presence room to join.
+  if (channel !== own && (!channelKind(channel).presence || isInboxChannelOfAnyUser(app, channel))) {
+    throw forbidden(`A user token authorises its own inbox channel ${own} and presence channels, not ${channel}`);
+  }
+  if (channelKind(channel).presence) {
     const channelData = JSON.stringify({ user_id: claims.userId, user_info: claims.userInfo ?? {} });
     return { auth: signChannel(app.key, app.secret, socketId, channel, channelData), channel_data: channelData };
-  }
-  if (channel !== inboxChannel(app, claims.userId)) {
-    throw forbidden(`A user token authorises its own inbox channel ${inboxChannel(app, claims.userId)} and presence channels, not ${channel}`);
   }
   return { auth: signChannel(app.key, app.secret, socketId, channel) };
 }

@@ -82,8 +82,9 @@ export async function openNotifications(ctx: RequestContext, inbox: Inbox): Prom
   const { ids, all, ...rest } = jsonBody(ctx);
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) throw badRequest(`"${unknown}" is not an open field (ids, all)`);
+  if (all !== undefined && all !== false && ids !== undefined) throw badRequest('Send either "ids" or "all": true, not both');
   let target: string[] | 'all';
-  if (all === true && ids === undefined) target = 'all';
+  if (all === true) target = 'all';
   else if (all !== undefined && all !== false) throw badRequest('"all" must be true (or send "ids")');
   else if (!Array.isArray(ids) || ids.length === 0) throw badRequest('Send "ids" (a non-empty array of notification ids) or "all": true');
   else if (ids.length > MAX_OPEN_IDS) throw badRequest(`"ids" has ${ids.length} ids; the limit is ${MAX_OPEN_IDS}`);
