@@ -1,5 +1,6 @@
 /** Apps and their per-app options: the apps file schema, defaults and lookup. */
 import { z } from 'zod';
+import { channelKind, channelNameProblem } from '../protocol/channels.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
   DEFAULT_MAX_BATCH_EVENTS,
@@ -46,6 +47,7 @@ export const appFileSchema = z
     inbox_channel_template: z
       .string()
       .refine((t) => t.includes('{userId}'), 'must contain {userId}')
+      .refine(isPrivateInboxTemplate, 'must make private- or presence- channels (not encrypted, not cache), e.g. private-{userId}')
       .default('private-{userId}'),
     inbox_event_name: z.string().min(1).max(200).default('Internal Notification'),
     webhooks: z.array(webhookSchema).default([]),
@@ -196,4 +198,21 @@ export class AppRegistry {
 export function inboxChannel(app: App, userId: string): string {
   // A replacer function, so `$&`, `$'` and the like in a user id are inserted literally.
   return app.inboxChannelTemplate.replace('{userId}', () => userId);
+}
+
+/**
+ * The inbox channel of a user when live delivery can use it: a valid channel name of the same
+ * kind as the template's. A user id such as `cache-bob` would turn `private-{userId}` into a cache
+ * channel, and `auth0|1` is no channel name at all: such users are stored and read over HTTP only.
+ */
+export function liveInboxChannel(app: App, userId: string): string | null {
+  const channel = inboxChannel(app, userId);
+  if (channelNameProblem(channel)) return null;
+  return channelKind(channel) === channelKind(app.inboxChannelTemplate.replace('{userId}', 'user')) ? channel : null;
+}
+
+function isPrivateInboxTemplate(template: string): boolean {
+  const sample = template.replace('{userId}', 'user');
+  const kind = channelKind(sample);
+  return channelNameProblem(sample) === null && kind.authorised && !kind.encrypted && !kind.cache;
 }

@@ -1,7 +1,6 @@
 /** The inbox: stores notifications before delivering them, and keeps every device's state in sync. */
 import type { Logger } from 'pino';
-import { inboxChannel, type App, type AppRegistry } from '../config/apps.js';
-import { channelNameProblem } from '../protocol/channels.js';
+import { liveInboxChannel, type App, type AppRegistry } from '../config/apps.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotification } from '../store/store.js';
 import { toNotificationJson } from './notification-json.js';
@@ -46,9 +45,8 @@ export class Inbox {
     for (const row of rows) {
       const app = this.deps.apps.findById(row.appId);
       if (!app) continue;
-      const channel = inboxChannel(app, row.userId);
-      // A user id that cannot form a channel name is still stored; it is read over HTTP only.
-      if (channelNameProblem(channel)) continue;
+      const channel = liveInboxChannel(app, row.userId);
+      if (channel === null) continue;
       this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
     }
   }
@@ -94,8 +92,8 @@ export class Inbox {
   }
 
   private publishState(app: App, userId: string, event: string, data: unknown): void {
-    const channel = inboxChannel(app, userId);
-    if (channelNameProblem(channel)) return;
+    const channel = liveInboxChannel(app, userId);
+    if (channel === null) return;
     this.deps.realtime.publish(app, channel, event, JSON.stringify(data), null);
   }
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AppRegistry, ConfigError, defineApp, describeIssues, inboxChannel, parseAppsFile, appsFileSchema, type App } from '../../src/config/apps.js';
+import { AppRegistry, ConfigError, defineApp, describeIssues, inboxChannel, liveInboxChannel, parseAppsFile, appsFileSchema, type App } from '../../src/config/apps.js';
 import { channelNameProblem } from '../../src/protocol/channels.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
@@ -286,5 +286,31 @@ describe('inboxChannel', () => {
         return channel === `private-${userId}` && channelNameProblem(channel) === null;
       }),
     );
+  });
+});
+
+describe('liveInboxChannel and the inbox template', () => {
+  const app = defineApp({ id: 'a', key: 'k', secret: 's' });
+
+  it('gives the inbox channel of ordinary user ids', () => {
+    assert.equal(liveInboxChannel(app, '42'), 'private-42');
+    assert.equal(liveInboxChannel(app, 'user@example.com'), 'private-user@example.com');
+  });
+
+  it('refuses user ids that would change the channel kind or are no channel name', () => {
+    assert.equal(liveInboxChannel(app, 'cache-bob'), null, 'private-cache-bob is a cache channel');
+    assert.equal(liveInboxChannel(app, 'encrypted-bob'), null, 'private-encrypted-bob is an encrypted channel');
+    assert.equal(liveInboxChannel(app, 'auth0|123'), null, '| is not allowed in channel names');
+  });
+
+  it('accepts private and presence templates and refuses public, encrypted and cache ones', () => {
+    assert.doesNotThrow(() => defineApp({ id: 'a', key: 'k', secret: 's', inbox_channel_template: 'presence-inbox-{userId}' }));
+    for (const template of ['inbox-{userId}', 'private-encrypted-{userId}', 'private-cache-{userId}', 'cache-{userId}']) {
+      assert.throws(
+        () => defineApp({ id: 'a', key: 'k', secret: 's', inbox_channel_template: template }),
+        (error: unknown) => error instanceof ConfigError && error.message.includes('inbox_channel_template'),
+        template,
+      );
+    }
   });
 });
