@@ -20,7 +20,8 @@ export const SETTINGS = {
   appSecret: { flag: 'app-secret', env: 'HERALD_APP_SECRET', type: 'string', help: 'Default app secret (default app-secret)' },
   clientEvents: { flag: 'client-events', env: 'HERALD_APP_CLIENT_EVENTS', type: 'boolean', help: "Allow client events on the default app (default off)" },
   appsFile: { flag: 'apps-file', env: 'HERALD_APPS_FILE', type: 'string', help: 'JSON file with several apps and their options (replaces the default app)' },
-  databaseUrl: { flag: 'database-url', env: 'HERALD_DATABASE_URL', type: 'string', help: 'Inbox storage, sqlite:PATH (default sqlite:./data/herald.db)' },
+  databaseUrl: { flag: 'database-url', env: 'HERALD_DATABASE_URL', type: 'string', help: 'Inbox storage, sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:./data/herald.db)' },
+  redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
   logLevel: { flag: 'log-level', env: 'HERALD_LOG_LEVEL', type: 'string', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: 'Seconds of client silence before a ping (default 120)' },
   maxConnections: { flag: 'max-connections', env: 'HERALD_MAX_CONNECTIONS', type: 'string', help: 'Connections this node accepts before refusing with 4100 (default unlimited)' },
@@ -44,6 +45,8 @@ export interface ServerConfig {
   readonly usingDefaultCredentials: boolean;
   readonly appsFile: string | null;
   readonly databaseUrl: string;
+  /** Redis of the cluster; null runs a single node with in-process fan-out. */
+  readonly redisUrl: string | null;
   readonly logLevel: string;
   readonly activityTimeoutSeconds: number;
   readonly maxConnections: number | null;
@@ -70,10 +73,15 @@ const schema = z.object({
   appsFile: z.string().min(1).optional(),
   databaseUrl: z
     .string()
-    .refine((url) => url.startsWith('sqlite:') || !url.includes('://'), 'must be sqlite:PATH (or a file path)')
+    .refine((url) => url.startsWith('sqlite:') || /^postgres(ql)?:\/\//i.test(url) || !url.includes('://'), 'must be sqlite:PATH (or a file path) or postgres://USER@HOST:PORT/DB')
     // An empty path would open a temporary SQLite database, silently losing the inbox on exit.
     .refine((url) => url.replace(/^sqlite:/, '').trim().length > 0, 'needs a path: sqlite:PATH (or sqlite::memory:)')
     .default('sqlite:./data/herald.db'),
+  redisUrl: z
+    .string()
+    .trim()
+    .refine((url) => /^rediss?:\/\/[^/]/.test(url), 'must be redis://HOST:PORT or rediss://HOST:PORT')
+    .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   activityTimeout: integerText(1, 3600).default(120),
   maxConnections: integerText(1, 10_000_000).optional(),
@@ -119,6 +127,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     usingDefaultCredentials: apps.some((app) => app.secret === DEFAULT_APP.secret),
     appsFile: settings.appsFile ?? null,
     databaseUrl: settings.databaseUrl,
+    redisUrl: settings.redisUrl ?? null,
     logLevel: settings.logLevel,
     activityTimeoutSeconds: settings.activityTimeout,
     maxConnections: settings.maxConnections ?? null,

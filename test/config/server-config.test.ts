@@ -158,7 +158,7 @@ describe('loadConfig: bad values name the variable and the flag', () => {
     [{ appKey: '' }, /HERALD_APP_KEY \/ --app-key: /],
     [{ appSecret: '' }, /HERALD_APP_SECRET \/ --app-secret: /],
     [{ clientEvents: 'maybe' }, /HERALD_APP_CLIENT_EVENTS \/ --client-events: /],
-    [{ databaseUrl: 'postgres://localhost/herald' }, /HERALD_DATABASE_URL \/ --database-url: must be sqlite:PATH/],
+    [{ databaseUrl: 'mysql://localhost/herald' }, /HERALD_DATABASE_URL \/ --database-url: must be sqlite:PATH/],
     [{ logLevel: 'loud' }, /HERALD_LOG_LEVEL \/ --log-level: /],
     [{ activityTimeout: '0' }, /HERALD_ACTIVITY_TIMEOUT \/ --activity-timeout: /],
     [{ activityTimeout: '3601' }, /HERALD_ACTIVITY_TIMEOUT \/ --activity-timeout: /],
