@@ -31,10 +31,40 @@ const NOTIFICATION_FIELDS = new Set(['id', 'heading', 'content', 'payload', 'ima
 const ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,128}$/;
 const RESERVED_ID = 'count';
 
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether text has neither NUL nor an unpaired surrogate. */
+function isStorableText(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+/**
+ * The first string (or key) in a JSON value that no store can keep verbatim: a NUL character or a
+ * lone UTF-16 surrogate. PostgreSQL refuses both; SQLite would keep them; the answer must not depend on the store.
+ */
+export function unstorableTextPath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return isStorableText(value) ? null : path;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorableTextPath(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!isStorableText(key)) return `${path} (a key)`;
+      const found = unstorableTextPath(item, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
 /** Whether a string is usable as a user id: 1–200 characters, no control characters. */
 export function isValidUserId(value: unknown): value is string {
   // eslint-disable-next-line no-control-regex
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_USER_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(value);
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_USER_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(value) && isStorableText(value);
 }
 
 function optionalText(value: unknown, field: string, max: number): string | null {
@@ -112,8 +142,12 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   userIds.forEach((id, index) => {
     if (!isValidUserId(id)) throw badRequest(`"user_ids[${index}]" must be a string of 1-${MAX_USER_ID_LENGTH} characters without control characters`);
   });
-  if (idempotencyKey !== undefined && idempotencyKey !== null && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 200)) {
-    throw badRequest('"idempotency_key" must be a string of 1-200 characters');
+  if (
+    idempotencyKey !== undefined &&
+    idempotencyKey !== null &&
+    (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 200 || unstorableTextPath(idempotencyKey, 'k'))
+  ) {
+    throw badRequest('"idempotency_key" must be a string of 1-200 characters without NUL or unpaired surrogates');
   }
 
   if (typeof notification !== 'object' || notification === null || Array.isArray(notification)) {
@@ -125,6 +159,8 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
       throw badRequest(`"notification.${key}" is not a notification field (id, heading, content, payload, image_url, send_after, buttons)`);
     }
   }
+  const unstorable = unstorableTextPath(notification, 'notification');
+  if (unstorable) throw badRequest(`"${unstorable}" contains a NUL character or an unpaired UTF-16 surrogate`);
   if (Buffer.byteLength(JSON.stringify(notification)) > maxNotificationBytes) {
     throw tooLarge(`"notification" is larger than ${maxNotificationBytes} bytes`);
   }

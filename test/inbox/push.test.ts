@@ -133,6 +133,8 @@ describe('inbox push', () => {
       ['missing content', { user_ids: ['val-1'], notification: { heading: 'h' } }, 'notification.content'],
       ['content not a string', { user_ids: ['val-1'], notification: { content: 42 } }, 'notification.content'],
       ['blank content', { user_ids: ['val-1'], notification: { content: '   ' } }, 'notification.content'],
+      ['NUL in content', { user_ids: ['val-1'], notification: { content: 'a\u0000b' } }, 'notification.content'],
+      ['unpaired surrogate in payload', { user_ids: ['val-1'], notification: { content: 'x', payload: { note: '\ud800' } } }, 'notification.payload.note'],
       ['heading not a string', { user_ids: ['val-1'], notification: { content: 'x', heading: 7 } }, 'notification.heading'],
       ['image_url not a URL', { user_ids: ['val-1'], notification: { content: 'x', image_url: 'not a url' } }, 'notification.image_url'],
       ['image_url not http(s)', { user_ids: ['val-1'], notification: { content: 'x', image_url: 'javascript:alert(1)' } }, 'notification.image_url'],
