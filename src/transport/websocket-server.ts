@@ -46,6 +46,16 @@ export class WebSocketEndpoint {
 
   private accept(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     ws.on('error', ignoreSocketError);
+    // This runs inside the HTTP server's 'upgrade' event: a throw here would end the process.
+    try {
+      this.open(ws, req, key, protocol);
+    } catch (error) {
+      this.realtime.logger.error({ err: error }, 'unexpected error accepting a WebSocket');
+      ws.terminate();
+    }
+  }
+
+  private open(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     const transport = new WsTransport(ws, req.socket.remoteAddress);
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       transport.send(outbound(errorMessage(ErrorCode.UnsupportedProtocol, `Unsupported protocol version ${protocol}: use 7`)));

@@ -42,8 +42,7 @@ export class WsTransport implements Transport {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
-    // Close reasons are limited to 123 bytes by the WebSocket protocol.
-    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake would hold the socket for ws's 30 s.
     setTimeout(terminate, CLOSE_HANDSHAKE_MS, this.ws).unref();
   }
@@ -54,6 +53,22 @@ export class WsTransport implements Transport {
 }
 
 const CLOSE_HANDSHAKE_MS = 2_000;
+/** Close reasons are limited to 123 bytes by the WebSocket protocol; `ws` throws beyond that. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * A close reason cut to 123 bytes on a character boundary. Cutting inside a multi-byte character
+ * would decode to U+FFFD and grow the reason past the limit (reasons can echo client input, such
+ * as an unknown app key).
+ */
+export function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason;
+  let end = MAX_CLOSE_REASON_BYTES;
+  // Back up while the first byte left out is a UTF-8 continuation byte (0b10xxxxxx).
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString();
+}
 
 function terminate(ws: WebSocket): void {
   if (ws.readyState !== WebSocket.CLOSED) ws.terminate();

@@ -20,15 +20,16 @@ export async function listChannels(ctx: RequestContext, realtime: Realtime): Pro
   if (info.has('user_count') && !prefix.startsWith('presence-')) {
     throw badRequest('info=user_count is only available with filter_by_prefix=presence-');
   }
-  const channels: Record<string, Record<string, number>> = {};
+  const channels: [string, Record<string, number>][] = [];
   for (const [name, stats] of await realtime.adapter.channels(app.id)) {
     if (!name.startsWith(prefix) || name.startsWith('#')) continue;
     const entry: Record<string, number> = {};
     if (info.has('user_count')) entry.user_count = stats.userCount;
     if (info.has('subscription_count')) entry.subscription_count = stats.subscriptionCount;
-    channels[name] = entry;
+    channels.push([name, entry]);
   }
-  return { channels };
+  // fromEntries defines own keys, so a channel named "__proto__" is listed, not swallowed by the setter.
+  return { channels: Object.fromEntries(channels) };
 }
 
 /** `GET /channels/:channel`: whether it is occupied, and counts or cache on request. */

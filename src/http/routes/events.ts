@@ -9,15 +9,16 @@ import { jsonBody, type RequestContext } from '../context.js';
 async function trigger(realtime: Realtime, app: App, event: TriggerEvent): Promise<Record<string, Record<string, number>> | null> {
   for (const channel of event.channels) realtime.publish(app, channel, event.name, event.data, event.exceptSocketId);
   if (!event.info) return null;
-  const channels: Record<string, Record<string, number>> = {};
+  const channels: [string, Record<string, number>][] = [];
   for (const channel of event.channels) {
     const stats = await realtime.adapter.channelStats(app.id, channel);
     const info: Record<string, number> = {};
     if (event.info.subscriptionCount) info.subscription_count = stats.subscriptionCount;
     if (event.info.userCount && channel.startsWith('presence-')) info.user_count = stats.userCount;
-    channels[channel] = info;
+    channels.push([channel, info]);
   }
-  return channels;
+  // fromEntries defines own keys, so a channel named "__proto__" is answered, not swallowed by the setter.
+  return Object.fromEntries(channels);
 }
 
 /** `POST /events`. */
