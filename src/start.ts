@@ -1,4 +1,6 @@
 /** Starts a node from a validated configuration, with signal handling for graceful shutdown. */
+import type { ClusterAdapter } from './cluster/adapter.js';
+import { RedisAdapter, redisTuningFromEnv } from './cluster/redis-adapter.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createLogger } from './logger.js';
 import { createServer, type HeraldServer } from './server.js';
@@ -11,9 +13,14 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
   }
   const store = openStore(config.databaseUrl);
+  // The server closes the adapter as part of its own shutdown (after the sockets are gone).
+  const adapter: ClusterAdapter | undefined = config.redisUrl
+    ? new RedisAdapter({ url: config.redisUrl, logger, ...redisTuningFromEnv(process.env) })
+    : undefined;
   const server = createServer({
     apps: config.apps,
     store,
+    adapter,
     logger,
     realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections },
   });

@@ -4,7 +4,18 @@
  * Live fan-out through the adapter is at-most-once: a node that is down or cut off misses
  * messages published meanwhile. Durable delivery is the inbox's job, not the adapter's.
  * Every method resolves once the shared state reflects the change on this node's view.
+ *
+ * The writes (`subscriptionAdded/Removed`, `presenceJoin/Leave`, `userSignedIn/Out`) report a
+ * change of the node's local state, and must be called in the same synchronous step as that
+ * change: the adapter may re-register the node's whole share from `ClusterHooks.snapshot()` at
+ * any moment, and a write sent later than its local change would then be counted twice.
+ *
+ * When the shared backend cannot be reached, calls reject with `ClusterUnavailableError` within
+ * a bounded time instead of hanging. A rejected write may or may not have landed; the adapter
+ * re-registers the node's share from `snapshot()` once the backend answers again, so the caller
+ * only keeps its own local state right (undo a refused subscription, keep a sign-in).
  */
+import { HttpError } from '../protocol/errors.js';
 
 /** A message one node sends to the others. Versioned and discriminated; a node ignores its own. */
 export type ClusterMessage =
@@ -36,10 +47,49 @@ export interface FreshCachedEvent extends CachedEvent {
   readonly ttlMs: number;
 }
 
+/**
+ * A change of shared state the adapter made on its own rather than for a call of this node: a dead
+ * node's share removed, or this node's share re-registered after the backend lost or dropped it.
+ * Each change is reported to exactly one node, which tells the clients of every node.
+ */
+export type ClusterChange =
+  | { readonly type: 'member'; readonly appId: string; readonly channel: string; readonly userId: string; readonly userInfo: unknown; readonly present: boolean }
+  | { readonly type: 'user'; readonly appId: string; readonly userId: string; readonly online: boolean }
+  | { readonly type: 'count'; readonly appId: string; readonly channel: string; readonly count: number };
+
+/** This node's local share of the shared state, as the realtime core knows it right now. */
+export interface NodeSnapshot {
+  /** Subscriptions per channel on this node. */
+  readonly subscriptions: readonly { readonly appId: string; readonly channel: string; readonly count: number }[];
+  /** One entry per presence subscription (socket) on this node. */
+  readonly presence: readonly { readonly appId: string; readonly channel: string; readonly socketId: string; readonly member: PresenceMember }[];
+  /** One entry per signed-in socket on this node. */
+  readonly signIns: readonly { readonly appId: string; readonly userId: string; readonly socketId: string }[];
+}
+
+/** What the realtime core hands the adapter at start. */
+export interface ClusterHooks {
+  /** A message from another node. */
+  onMessage(message: ClusterMessage): void;
+  /** A change the adapter made on its own (see `ClusterChange`). */
+  onChange(change: ClusterChange): void;
+  /** This node's share, read whenever the adapter (re-)registers it. */
+  snapshot(): NodeSnapshot;
+}
+
+/** The shared backend could not be reached; the HTTP API answers 503. */
+export class ClusterUnavailableError extends HttpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(503, 'cluster_unavailable', message);
+    this.name = 'ClusterUnavailableError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** Shared state and fan-out between the nodes of a cluster. */
 export interface ClusterAdapter {
-  /** Starts receiving messages from other nodes; `onMessage` is never called with this node's own. */
-  start(onMessage: (message: ClusterMessage) => void): Promise<void>;
+  /** Starts receiving messages and changes from the cluster; `onMessage` never gets this node's own. */
+  start(hooks: ClusterHooks): Promise<void>;
   /** Stops, and removes this node's share of presence and counts. */
   close(): Promise<void>;
   /** Whether the shared backend is reachable (for `/ready`). */

@@ -1,5 +1,5 @@
 /** The single-node cluster adapter: shared state lives in this process's memory. */
-import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterMessage, FreshCachedEvent, PresenceMember } from './adapter.js';
+import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterHooks, ClusterMessage, FreshCachedEvent, PresenceMember } from './adapter.js';
 
 interface PresenceEntry {
   userInfo: unknown;
@@ -24,7 +24,10 @@ class PerApp<T> {
   }
 }
 
-/** In-memory adapter for one node; `send` has nobody to reach. */
+/**
+ * In-memory adapter for one node; `send` has nobody to reach, and with no other node to die or
+ * backend to lose, it never reports a `ClusterChange` nor reads the snapshot.
+ */
 export class LocalAdapter implements ClusterAdapter {
   private readonly subscriptions = new PerApp<number>();
   private readonly presence = new PerApp<Map<string, PresenceEntry>>();
@@ -34,7 +37,7 @@ export class LocalAdapter implements ClusterAdapter {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async start(): Promise<void> {}
+  async start(_hooks: ClusterHooks): Promise<void> {}
 
   async close(): Promise<void> {}
 

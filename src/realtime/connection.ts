@@ -12,9 +12,10 @@ import { outbound, type Transport } from './transport.js';
 const PING_MESSAGE = outbound(PING);
 const PONG_MESSAGE = outbound(PONG);
 
-/** A subscription of this socket; presence ones remember the member's user id. */
+/** A subscription of this socket; presence ones remember the member. */
 export interface Subscription {
   readonly presenceUserId?: string;
+  readonly presenceUserInfo?: unknown;
 }
 
 /** A connected client socket. */

@@ -1,11 +1,11 @@
 /** The realtime core of one node: connections of every app, fan-out and cluster messages. */
 import type { Logger } from 'pino';
 import type { App, AppRegistry } from '../config/apps.js';
-import type { ClusterAdapter, ClusterMessage } from '../cluster/adapter.js';
+import type { ClusterAdapter, ClusterChange, ClusterMessage, NodeSnapshot } from '../cluster/adapter.js';
 import { channelKind } from '../protocol/channels.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
-import { encodeEvent, errorMessage, watchlistEvents } from '../protocol/messages.js';
+import { encodeEvent, errorMessage, memberAdded, memberRemoved, subscriptionCount, watchlistEvents } from '../protocol/messages.js';
 import { AppHub } from './app-hub.js';
 import { Connection } from './connection.js';
 import { outbound, type Transport } from './transport.js';
@@ -66,7 +66,11 @@ export class Realtime {
 
   /** Starts the cluster adapter and the liveness sweep. */
   async start(): Promise<void> {
-    await this.adapter.start((message) => this.onClusterMessage(message));
+    await this.adapter.start({
+      onMessage: (message) => this.onClusterMessage(message),
+      onChange: (change) => this.onClusterChange(change),
+      snapshot: () => this.snapshot(),
+    });
     this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
     this.sweepTimer.unref();
   }
@@ -182,6 +186,50 @@ export class Realtime {
         this.notifyLocalWatchers(message.appId, message.userId, message.online);
         break;
     }
+  }
+
+  /** Tells the clients of every node about a change the adapter made on its own (e.g. a dead node's members). */
+  private onClusterChange(change: ClusterChange): void {
+    const app = this.apps.findById(change.appId);
+    if (!app) return;
+    switch (change.type) {
+      case 'member': {
+        const frame = change.present ? memberAdded(change.channel, change.userId, change.userInfo) : memberRemoved(change.channel, change.userId);
+        this.broadcastFrame(app, change.channel, frame, null);
+        break;
+      }
+      case 'user':
+        this.announcePresence(app, change.userId, change.online);
+        break;
+      case 'count':
+        if (app.subscriptionCount && change.count > 0 && !channelKind(change.channel).presence) {
+          this.broadcastFrame(app, change.channel, subscriptionCount(change.channel, change.count), null);
+        }
+        break;
+    }
+  }
+
+  /** This node's subscriptions, presence sockets and sign-ins, for the adapter to (re-)register. */
+  snapshot(): NodeSnapshot {
+    const subscriptions: { appId: string; channel: string; count: number }[] = [];
+    const presence: NodeSnapshot['presence'][number][] = [];
+    const signIns: { appId: string; userId: string; socketId: string }[] = [];
+    for (const hub of this.hubs.values()) {
+      const appId = hub.app.id;
+      for (const [channel, local] of hub.channels) {
+        subscriptions.push({ appId, channel, count: local.subscribers.size });
+        if (!local.kind.presence) continue;
+        for (const connection of local.subscribers) {
+          const subscription = connection.subscriptions.get(channel);
+          if (subscription?.presenceUserId === undefined) continue;
+          presence.push({ appId, channel, socketId: connection.socketId, member: { userId: subscription.presenceUserId, userInfo: subscription.presenceUserInfo ?? null } });
+        }
+      }
+      for (const [userId, connections] of hub.users) {
+        for (const connection of connections) signIns.push({ appId, userId, socketId: connection.socketId });
+      }
+    }
+    return { subscriptions, presence, signIns };
   }
 
   private terminateLocalUser(appId: string, userId: string): void {

@@ -52,10 +52,18 @@ export async function handleSignin(connection: Connection, message: { readonly a
   for (const watched of user.watchlist) hub.addWatcher(watched, connection);
   connection.transport.send(outbound(signinSuccess(message.userData)));
 
-  const first = await realtime.adapter.userSignedIn(app.id, user.id, connection.socketId);
+  // The sign-in stands locally even when cluster state is unreachable: the adapter registers it
+  // from its snapshot once the backend is back; only the watchlist announcements are lost.
+  const first = await realtime.adapter.userSignedIn(app.id, user.id, connection.socketId).catch((error: unknown) => {
+    realtime.logger.warn({ err: error, socketId: connection.socketId }, 'could not record a sign-in in cluster state');
+    return false;
+  });
   if (first) realtime.announcePresence(app, user.id, true);
   if (user.watchlist.length > 0 && !connection.closed) {
-    const online = await realtime.adapter.onlineUsers(app.id, user.watchlist);
+    const online = await realtime.adapter.onlineUsers(app.id, user.watchlist).catch((error: unknown) => {
+      realtime.logger.warn({ err: error, socketId: connection.socketId }, 'could not read the online users of a watchlist');
+      return [];
+    });
     if (online.length > 0 && !connection.closed) {
       connection.transport.send(outbound(watchlistEvents([{ name: 'online', user_ids: online }])));
     }
@@ -69,6 +77,9 @@ export async function signOut(connection: Connection): Promise<void> {
   const { realtime, hub, app } = connection;
   hub.removeUserSocket(userId, connection);
   for (const watched of connection.watchlist) hub.removeWatcher(watched, connection);
-  const last = await realtime.adapter.userSignedOut(app.id, userId, connection.socketId);
+  const last = await realtime.adapter.userSignedOut(app.id, userId, connection.socketId).catch((error: unknown) => {
+    realtime.logger.warn({ err: error, socketId: connection.socketId }, 'could not record a sign-out in cluster state');
+    return false;
+  });
   if (last) realtime.announcePresence(app, userId, false);
 }

@@ -4,6 +4,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { cacheMiss, encodeEvent, memberAdded, memberRemoved, subscriptionCount, subscriptionSucceeded, type PresenceState } from '../protocol/messages.js';
 import { channelAuthString, verifyAuth } from '../protocol/signatures.js';
 import type { Connection } from './connection.js';
+import type { PresenceMember } from '../cluster/adapter.js';
 import { outbound } from './transport.js';
 
 /** A presence subscription's member, parsed from `channel_data`. */
@@ -74,14 +75,20 @@ export async function handleSubscribe(
 
   if (connection.subscriptions.has(channel)) {
     // A repeated subscribe is answered again, as Pusher does, without counting it twice.
-    await sendSucceeded(connection, channel, member !== null);
+    await sendSucceeded(connection, channel, member !== null).catch((error: unknown) => unavailable(connection, channel, error));
     return;
   }
 
   const realtime = connection.realtime;
   const adapter = realtime.adapter;
   if (member) {
-    const members = await adapter.presenceMembers(app.id, channel);
+    let members: PresenceMember[];
+    try {
+      members = await adapter.presenceMembers(app.id, channel);
+    } catch (error) {
+      unavailable(connection, channel, error);
+      return;
+    }
     const alreadyMember = members.some((m) => m.userId === member.userId);
     if (!alreadyMember && members.length >= app.maxPresenceMembers) {
       subscriptionError(connection, channel, 403, `Presence channel ${channel} is full (${app.maxPresenceMembers} members)`, ErrorCode.OverCapacity);
@@ -90,34 +97,75 @@ export async function handleSubscribe(
   }
   if (connection.closed) return;
 
-  connection.subscriptions.set(channel, member ? { presenceUserId: member.userId } : {});
+  connection.subscriptions.set(channel, member ? { presenceUserId: member.userId, presenceUserInfo: member.userInfo } : {});
   connection.hub.addSubscriber(channel, connection);
   if (kind.authorised) connection.authorised = true;
 
-  let firstForUser = false;
-  if (member) firstForUser = await adapter.presenceJoin(app.id, channel, connection.socketId, member);
-  const count = await adapter.subscriptionAdded(app.id, channel);
-  if (connection.closed) return;
+  // Both writes go out in the same step as the local change, as the adapter's contract asks.
+  const [joined, added] = await Promise.allSettled([
+    member ? adapter.presenceJoin(app.id, channel, connection.socketId, member) : Promise.resolve(false),
+    adapter.subscriptionAdded(app.id, channel),
+  ]);
+  let failure: { readonly error: unknown } | null = null;
+  if (joined.status === 'rejected') failure = { error: joined.reason };
+  else if (added.status === 'rejected') failure = { error: added.reason };
+  else if (!connection.closed) {
+    try {
+      await sendSucceeded(connection, channel, member !== null);
+    } catch (error) {
+      failure = { error };
+    }
+  }
+  if (failure) {
+    undoSubscribe(connection, channel, member, added.status === 'fulfilled');
+    unavailable(connection, channel, failure.error);
+    return;
+  }
+  if (connection.closed || added.status !== 'fulfilled') return;
+  const firstForUser = joined.status === 'fulfilled' && joined.value;
+  const count = added.value;
 
-  await sendSucceeded(connection, channel, member !== null);
   if (member && firstForUser) realtime.broadcastFrame(app, channel, memberAdded(channel, member.userId, member.userInfo), connection.socketId);
   if (app.subscriptionCount && !kind.presence) realtime.broadcastFrame(app, channel, subscriptionCount(channel, count), null);
   if (kind.cache) await replayCache(connection, channel);
+}
+
+/**
+ * Undoes a subscription whose shared writes failed, so no local state leaks; the compensating
+ * writes go out with the local change (a join that never landed makes `presenceLeave` a no-op).
+ */
+function undoSubscribe(connection: Connection, channel: string, member: Member | null, countAdded: boolean): void {
+  const { adapter } = connection.realtime;
+  const appId = connection.app.id;
+  connection.subscriptions.delete(channel);
+  connection.hub.removeSubscriber(channel, connection);
+  if (member) void adapter.presenceLeave(appId, channel, connection.socketId, member.userId).catch(() => false);
+  if (countAdded) void adapter.subscriptionRemoved(appId, channel).catch(() => 0);
+}
+
+/** Refuses a subscription because the cluster's shared state cannot be reached; the client may retry. */
+function unavailable(connection: Connection, channel: string, error: unknown): void {
+  connection.realtime.logger.warn({ err: error, socketId: connection.socketId, channel }, 'subscription refused: cluster state unavailable');
+  if (!connection.closed) subscriptionError(connection, channel, 503, `Cannot subscribe to ${channel} right now: cluster state is unavailable; try again`, null);
 }
 
 async function sendSucceeded(connection: Connection, channel: string, presence: boolean): Promise<void> {
   let state: PresenceState | undefined;
   if (presence) {
     const members = await connection.realtime.adapter.presenceMembers(connection.app.id, channel);
-    const hash: Record<string, unknown> = {};
-    for (const m of members) hash[m.userId] = m.userInfo;
+    // fromEntries defines own keys, so a user id such as "__proto__" is kept, not swallowed by the setter.
+    const hash: Record<string, unknown> = Object.fromEntries(members.map((m) => [m.userId, m.userInfo]));
     state = { ids: members.map((m) => m.userId), hash, count: members.length };
   }
   connection.transport.send(outbound(subscriptionSucceeded(channel, state)));
 }
 
 async function replayCache(connection: Connection, channel: string): Promise<void> {
-  const cached = await connection.realtime.adapter.cacheGet(connection.app.id, channel);
+  // Unreadable cache degrades to a miss: the client then fetches the state from the app itself.
+  const cached = await connection.realtime.adapter.cacheGet(connection.app.id, channel).catch((error: unknown) => {
+    connection.realtime.logger.warn({ err: error, channel }, 'could not read cache channel event');
+    return null;
+  });
   if (connection.closed) return;
   connection.transport.send(outbound(cached ? encodeEvent(cached.event, cached.data, channel) : cacheMiss(channel)));
 }
@@ -140,12 +188,19 @@ export async function unsubscribeAll(connection: Connection): Promise<void> {
 async function leave(connection: Connection, channel: string, presenceUserId: string | undefined): Promise<void> {
   const { realtime, app } = connection;
   connection.hub.removeSubscriber(channel, connection);
-  if (presenceUserId !== undefined) {
-    const lastForUser = await realtime.adapter.presenceLeave(app.id, channel, connection.socketId, presenceUserId);
-    if (lastForUser) realtime.broadcastFrame(app, channel, memberRemoved(channel, presenceUserId), null);
+  // Both writes go out in the same step as the local change. One that fails is only logged:
+  // the adapter re-registers this node's share from its snapshot once the backend is back.
+  const [left, removed] = await Promise.allSettled([
+    presenceUserId === undefined ? Promise.resolve(false) : realtime.adapter.presenceLeave(app.id, channel, connection.socketId, presenceUserId),
+    realtime.adapter.subscriptionRemoved(app.id, channel),
+  ]);
+  for (const result of [left, removed]) {
+    if (result.status === 'rejected') realtime.logger.warn({ err: result.reason, socketId: connection.socketId, channel }, 'could not record leaving a channel in cluster state');
   }
-  const count = await realtime.adapter.subscriptionRemoved(app.id, channel);
-  if (app.subscriptionCount && count > 0 && !channelKind(channel).presence) {
-    realtime.broadcastFrame(app, channel, subscriptionCount(channel, count), null);
+  if (presenceUserId !== undefined && left.status === 'fulfilled' && left.value) {
+    realtime.broadcastFrame(app, channel, memberRemoved(channel, presenceUserId), null);
+  }
+  if (removed.status === 'fulfilled' && app.subscriptionCount && removed.value > 0 && !channelKind(channel).presence) {
+    realtime.broadcastFrame(app, channel, subscriptionCount(channel, removed.value), null);
   }
 }

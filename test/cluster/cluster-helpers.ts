@@ -1,0 +1,192 @@
+/** Helpers of the multi-node tests: the Redis to use, isolated key prefixes, nodes and child processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisAdapter, type RedisAdapterOptions } from '../../src/cluster/redis-adapter.js';
+import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
+import { sleep } from '../helpers/wait.js';
+
+/** The Redis the cluster tests run against, if configured. */
+export const TEST_REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? '';
+
+/** The `skip` option of a suite that needs Redis: false when configured. */
+export const redisSkip: false | string = TEST_REDIS_URL ? false : 'SKIP: HERALD_TEST_REDIS_URL is not set';
+
+/** Short timers for tests: dead nodes are noticed within about a second. */
+export const FAST_TIMERS = { heartbeatMs: 200, nodeExpiryMs: 1_000, commandTimeoutMs: 1_000, reconnectMaxDelayMs: 200 } as const;
+
+/** A key prefix no other test (or run) uses. */
+export function uniquePrefix(name: string): string {
+  return `herald-test:${name}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** Deletes every key under a prefix (test cleanup). */
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Redis is gone (an outage test stopped it): nothing to clean.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A Redis adapter for tests, with short timers. */
+export function testAdapter(url: string, prefix: string, options: Partial<RedisAdapterOptions> = {}): RedisAdapter {
+  return new RedisAdapter({ url, prefix, ...FAST_TIMERS, startTimeoutMs: 5_000, ...options });
+}
+
+/** Starts `count` in-process nodes sharing one Redis prefix, each with its own temporary SQLite store. */
+export async function startNodes(count: number, url: string, prefix: string, options: Partial<RedisAdapterOptions> = {}): Promise<Harness[]> {
+  const nodes: Harness[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startHarness({ apps: [{ ...TEST_APP, subscription_count: true }], deps: { adapter: testAdapter(url, prefix, options) } }));
+    }
+  } catch (error) {
+    await Promise.allSettled(nodes.map((node) => node.close()));
+    throw error;
+  }
+  return nodes;
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Child processes a test started; `killAll` in `after` so none outlives a failed test. */
+export class Children {
+  private readonly children = new Set<ChildProcess>();
+
+  /** Starts a process and tracks it until it exits. */
+  spawn(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: () => string; exited: Promise<void> } {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    let output = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        this.children.delete(child);
+        resolve();
+      });
+      child.once('error', () => {
+        this.children.delete(child);
+        resolve();
+      });
+    });
+    return { child, output: () => output.slice(-4_000), exited };
+  }
+
+  /** SIGKILLs every process still running and waits (bounded) for them to exit. */
+  async killAll(): Promise<void> {
+    const waits = [...this.children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)));
+    await Promise.race([Promise.all(waits), timeout]);
+    clearTimeout(timer);
+  }
+}
+
+/** dist/src/cli.js, next to the compiled tests. */
+const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** A real `herald start` process of a cluster. */
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly exited: Promise<void>;
+  output(): string;
+}
+
+/**
+ * Starts `node dist/src/cli.js start --redis-url …` with the test app and its own SQLite file,
+ * and waits (bounded) until `/ready` answers 200.
+ */
+export async function startNodeProcess(children: Children, url: string, prefix: string, timeoutMs = 10_000): Promise<NodeProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-cluster-node-'));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('HERALD_')) env[key] = value;
+  Object.assign(env, {
+    HERALD_LOG_LEVEL: 'silent',
+    HERALD_REDIS_PREFIX: prefix,
+    HERALD_REDIS_HEARTBEAT_MS: String(FAST_TIMERS.heartbeatMs),
+    HERALD_REDIS_NODE_EXPIRY_MS: String(FAST_TIMERS.nodeExpiryMs),
+    HERALD_REDIS_RECONNECT_MAX_MS: String(FAST_TIMERS.reconnectMaxDelayMs),
+  });
+  const args = [
+    CLI_PATH, 'start',
+    '--host', '127.0.0.1', '--port', String(port),
+    '--redis-url', url,
+    '--database-url', `sqlite:${join(dataDir, 'herald.db')}`,
+    '--app-id', TEST_APP.id, '--app-key', TEST_APP.key, '--app-secret', TEST_APP.secret, '--client-events',
+  ];
+  const { child, output, exited } = children.spawn(process.execPath, args, env);
+  void exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`herald exited before it was ready:\n${output()}`);
+    try {
+      const response = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return { child, port, baseUrl, exited, output };
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`herald was not ready within ${timeoutMs} ms:\n${output()}`);
+    await sleep(50);
+  }
+}
+
+/** Resolves as `promise` does, or rejects after `ms` naming `what`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The status of `GET {baseUrl}/ready`, or 0 when nothing answers (bounded). */
+export async function readyStatus(baseUrl: string): Promise<number> {
+  try {
+    const response = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,232 @@
+/** The Redis adapter: the shared contract, then what only a cluster has (other nodes, dead nodes, lost state). */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { ClusterUnavailableError, type ClusterChange, type NodeSnapshot } from '../../src/cluster/adapter.js';
+import type { RedisAdapter } from '../../src/cluster/redis-adapter.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { recordingHooks, runAdapterSuite } from './adapter-suite.js';
+import { deletePrefix, freePort, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix } from './cluster-helpers.js';
+
+runAdapterSuite(
+  'RedisAdapter',
+  async () => {
+    const prefix = uniquePrefix('contract');
+    return { adapter: testAdapter(TEST_REDIS_URL, prefix), cleanup: () => deletePrefix(TEST_REDIS_URL, prefix) };
+  },
+  { skip: redisSkip },
+);
+
+type Recorded = ReturnType<typeof recordingHooks>;
+
+/** Started adapters of one test, closed (and their keys deleted) in `after`. */
+class Cluster {
+  readonly prefix: string;
+  private readonly adapters: RedisAdapter[] = [];
+
+  constructor(name: string) {
+    this.prefix = uniquePrefix(name);
+  }
+
+  async node(options: Parameters<typeof testAdapter>[2] = {}, snapshot?: () => NodeSnapshot): Promise<{ adapter: RedisAdapter; recorded: Recorded }> {
+    const adapter = testAdapter(TEST_REDIS_URL, this.prefix, options);
+    this.adapters.push(adapter);
+    const recorded = recordingHooks(snapshot);
+    await adapter.start(recorded.hooks);
+    return { adapter, recorded };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.adapters.map((adapter) => adapter.close()));
+    await deletePrefix(TEST_REDIS_URL, this.prefix);
+  }
+}
+
+const memberChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'member' }> => c.type === 'member');
+const userChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'user' }> => c.type === 'user');
+
+describe('RedisAdapter across nodes', { skip: redisSkip }, () => {
+  const cluster = new Cluster('adapters');
+  let nodes: { adapter: RedisAdapter; recorded: Recorded }[] = [];
+  before(async () => {
+    nodes = [await cluster.node(), await cluster.node(), await cluster.node()];
+  });
+  after(() => cluster.close());
+
+  it('fans a message out to every other node, never back to its sender', async () => {
+    const message = { v: 1, type: 'watchlist', appId: 'app', userId: 'fan-out', online: true } as const;
+    nodes[0].adapter.send(message);
+    await waitFor(() => nodes[1].recorded.messages.length > 0 && nodes[2].recorded.messages.length > 0, 'the message on nodes 1 and 2');
+    assert.deepEqual(nodes[1].recorded.messages, [message]);
+    assert.deepEqual(nodes[2].recorded.messages, [message]);
+    await sleep(100);
+    assert.deepEqual(nodes[0].recorded.messages, []);
+  });
+
+  it('decides occupied and vacated once for the whole cluster under concurrent subscribes', async () => {
+    const adds = await Promise.all(nodes.flatMap(({ adapter }) => Array.from({ length: 10 }, () => adapter.subscriptionAdded('app', 'busy'))));
+    assert.equal(adds.filter((count) => count === 1).length, 1);
+    assert.deepEqual([...adds].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.equal((await nodes[1].adapter.channelStats('app', 'busy')).subscriptionCount, 30);
+    const removes = await Promise.all(nodes.flatMap(({ adapter }) => Array.from({ length: 10 }, () => adapter.subscriptionRemoved('app', 'busy'))));
+    assert.equal(removes.filter((count) => count === 0).length, 1);
+    assert.equal((await nodes[2].adapter.channels('app')).has('busy'), false);
+  });
+
+  it('joins and leaves presence once per user across nodes', async () => {
+    const [a, b, c] = nodes.map((node) => node.adapter);
+    assert.equal(await a.presenceJoin('app', 'presence-x', '1.1', { userId: 'ann', userInfo: { n: 1 } }), true);
+    assert.equal(await b.presenceJoin('app', 'presence-x', '2.1', { userId: 'ann', userInfo: { n: 1 } }), false);
+    assert.equal(await c.presenceJoin('app', 'presence-x', '3.1', { userId: 'bob', userInfo: null }), true);
+    assert.equal((await a.presenceMembers('app', 'presence-x')).length, 2);
+    assert.equal(await a.presenceLeave('app', 'presence-x', '1.1', 'ann'), false);
+    assert.equal(await b.presenceLeave('app', 'presence-x', '2.1', 'ann'), true);
+    assert.deepEqual(await b.presenceMembers('app', 'presence-x'), [{ userId: 'bob', userInfo: null }]);
+    assert.equal(await c.presenceLeave('app', 'presence-x', '3.1', 'bob'), true);
+  });
+
+  it('signs users in and out once across nodes', async () => {
+    const [a, b] = nodes.map((node) => node.adapter);
+    assert.equal(await a.userSignedIn('app', 'sue', '1.5'), true);
+    assert.equal(await b.userSignedIn('app', 'sue', '2.5'), false);
+    assert.deepEqual(await nodes[2].adapter.onlineUsers('app', ['sue']), ['sue']);
+    assert.equal(await a.userSignedOut('app', 'sue', '1.5'), false);
+    assert.equal(await b.userSignedOut('app', 'sue', '2.5'), true);
+    assert.deepEqual(await nodes[2].adapter.onlineUsers('app', ['sue']), []);
+  });
+
+  it('shares cache channel events between nodes', async () => {
+    await nodes[0].adapter.cacheSet('app', 'cache-shared', { event: 'e', data: 'd' }, 10_000);
+    const cached = await nodes[2].adapter.cacheGet('app', 'cache-shared');
+    assert.equal(cached?.event, 'e');
+    assert.equal(cached?.data, 'd');
+  });
+
+  it("removes a silent node's share once, reporting each member and user it took away", async () => {
+    // A node that heartbeats once (at start) and then falls silent, as a killed process would.
+    const doomed = await cluster.node({ heartbeatMs: 60_000, nodeExpiryMs: 120_000 });
+    await nodes[0].adapter.subscriptionAdded('app', 'presence-doom');
+    await nodes[0].adapter.presenceJoin('app', 'presence-doom', '1.9', { userId: 'stays', userInfo: null });
+    for (const [socket, userId] of [['8.1', 'gone'], ['8.2', 'gone'], ['8.3', 'stays']] as const) {
+      await doomed.adapter.subscriptionAdded('app', 'presence-doom');
+      await doomed.adapter.presenceJoin('app', 'presence-doom', socket, { userId, userInfo: null });
+    }
+    await doomed.adapter.userSignedIn('app', 'gone', '8.1');
+    await doomed.adapter.subscriptionAdded('app', 'only-doomed');
+    assert.equal((await nodes[0].adapter.channelStats('app', 'presence-doom')).subscriptionCount, 4);
+
+    const all = () => nodes.flatMap((node) => node.recorded.changes);
+    await waitFor(() => userChanges(all()).length > 0 && memberChanges(all()).length > 0, "the dead node's share removed", 5_000);
+    await sleep(600);
+    assert.deepEqual(memberChanges(all()), [{ type: 'member', appId: 'app', channel: 'presence-doom', userId: 'gone', userInfo: null, present: false }]);
+    assert.deepEqual(userChanges(all()), [{ type: 'user', appId: 'app', userId: 'gone', online: false }]);
+    const counts = all().filter((c) => c.type === 'count');
+    assert.deepEqual(counts.sort((x, y) => (x.type === 'count' && y.type === 'count' ? x.channel.localeCompare(y.channel) : 0)), [
+      { type: 'count', appId: 'app', channel: 'only-doomed', count: 0 },
+      { type: 'count', appId: 'app', channel: 'presence-doom', count: 1 },
+    ]);
+    // All three reports came from one survivor.
+    assert.equal(nodes.filter((node) => node.recorded.changes.length > 0).length, 1);
+    assert.deepEqual(Object.fromEntries(await nodes[1].adapter.channels('app')), { 'presence-doom': { subscriptionCount: 1, userCount: 1 } });
+    assert.deepEqual(await nodes[1].adapter.onlineUsers('app', ['gone']), []);
+    for (const node of nodes) node.recorded.changes.length = 0;
+    await nodes[0].adapter.presenceLeave('app', 'presence-doom', '1.9', 'stays');
+    await nodes[0].adapter.subscriptionRemoved('app', 'presence-doom');
+  });
+});
+
+describe('RedisAdapter re-registration', { skip: redisSkip }, () => {
+  const cluster = new Cluster('reregister');
+  let inspect: Redis;
+  /** Every started node's recorded hooks, to see which survivor reported what. */
+  const survivors: Recorded[] = [];
+  before(() => {
+    inspect = new Redis(TEST_REDIS_URL);
+  });
+  after(async () => {
+    inspect.disconnect();
+    await cluster.close();
+  });
+
+  const share: NodeSnapshot = {
+    subscriptions: [{ appId: 'app', channel: 'presence-keep', count: 2 }],
+    presence: [
+      { appId: 'app', channel: 'presence-keep', socketId: '5.1', member: { userId: 'kim', userInfo: { k: 1 } } },
+      { appId: 'app', channel: 'presence-keep', socketId: '5.2', member: { userId: 'lee', userInfo: null } },
+    ],
+    signIns: [{ appId: 'app', userId: 'kim', socketId: '5.1' }],
+  };
+
+  it('registers its share from the snapshot at start', async () => {
+    const { adapter, recorded } = await cluster.node({}, () => share);
+    survivors.push(recorded);
+    assert.deepEqual(Object.fromEntries(await adapter.channels('app')), { 'presence-keep': { subscriptionCount: 2, userCount: 2 } });
+    assert.deepEqual(await adapter.onlineUsers('app', ['kim', 'lee']), ['kim']);
+    assert.deepEqual(recorded.changes.filter((c) => c.type === 'member').map((c) => c.type === 'member' && c.userId).sort(), ['kim', 'lee']);
+    recorded.changes.length = 0;
+
+    // Redis loses everything (a restart without persistence): the next heartbeat notices and
+    // re-registers; the clients' views are older than Redis's, so nothing is announced.
+    const keys = await inspect.keys(`${cluster.prefix}*`);
+    await inspect.del(...keys);
+    await waitFor(() => adapter.isReady(), 'ready');
+    let members = 0;
+    const deadline = Date.now() + 3_000;
+    while (members < 2 && Date.now() < deadline) {
+      members = (await adapter.presenceMembers('app', 'presence-keep')).length;
+      await sleep(50);
+    }
+    assert.equal(members, 2);
+    assert.deepEqual(Object.fromEntries(await adapter.channels('app')), { 'presence-keep': { subscriptionCount: 2, userCount: 2 } });
+    assert.deepEqual(await adapter.onlineUsers('app', ['kim']), ['kim']);
+    await sleep(300);
+    assert.deepEqual(recorded.changes, []);
+  });
+
+  it('re-registers after being taken for dead, announcing the members who come back', async () => {
+    const back: NodeSnapshot = {
+      subscriptions: [{ appId: 'app', channel: 'presence-back', count: 2 }],
+      presence: [
+        { appId: 'app', channel: 'presence-back', socketId: '6.1', member: { userId: 'max', userInfo: null } },
+        { appId: 'app', channel: 'presence-back', socketId: '6.2', member: { userId: 'ned', userInfo: { n: 2 } } },
+      ],
+      signIns: [{ appId: 'app', userId: 'max', socketId: '6.1' }],
+    };
+    // A node that stops heartbeating after its start, then (its process merely paused) comes back.
+    const { adapter, recorded } = await cluster.node({ heartbeatMs: 60_000, nodeExpiryMs: 120_000 }, () => back);
+    recorded.changes.length = 0;
+    const observer = await cluster.node();
+    survivors.push(observer.recorded);
+    const seen = () => survivors.flatMap((survivor) => survivor.changes);
+    await waitFor(() => memberChanges(seen()).length === 2, 'the silent node taken for dead', 3_000);
+    assert.ok(memberChanges(seen()).every((c) => !c.present));
+    assert.deepEqual(userChanges(seen()), [{ type: 'user', appId: 'app', userId: 'max', online: false }]);
+    assert.deepEqual(await observer.adapter.presenceMembers('app', 'presence-back'), []);
+
+    // Its connection drops and comes back: it re-registers, and as Redis kept its state, it
+    // announces the members and users it brings back.
+    const clients = (await inspect.client('LIST')) as string;
+    const line = clients.split('\n').find((entry) => entry.includes(`name=herald-pub-${adapter.nodeId} `));
+    assert.ok(line, 'the publisher connection is listed');
+    await inspect.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]);
+    await waitFor(() => memberChanges(recorded.changes).length === 2, 'the node re-registered and announced', 3_000);
+    assert.deepEqual(
+      memberChanges(recorded.changes).map((c) => [c.userId, c.present, c.userInfo]).sort(),
+      [['max', true, null], ['ned', true, { n: 2 }]],
+    );
+    assert.deepEqual(userChanges(recorded.changes), [{ type: 'user', appId: 'app', userId: 'max', online: true }]);
+    assert.equal((await observer.adapter.presenceMembers('app', 'presence-back')).length, 2);
+    assert.deepEqual(memberChanges(seen()).filter((c) => c.present), []);
+  });
+
+  it('fails fast with ClusterUnavailableError, and start() fails clearly, when Redis is unreachable', async () => {
+    const port = await freePort();
+    const adapter = testAdapter(`redis://127.0.0.1:${port}`, cluster.prefix, { startTimeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(adapter.start(recordingHooks().hooks), /could not reach Redis at redis:\/\/127\.0\.0\.1:\d+\/? within 300 ms/);
+    assert.ok(Date.now() - started < 2_000);
+    assert.equal(adapter.isReady(), false);
+    await assert.rejects(adapter.subscriptionAdded('app', 'x'), ClusterUnavailableError);
+    await adapter.close();
+  });
+});

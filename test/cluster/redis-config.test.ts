@@ -1,0 +1,63 @@
+/** The Redis settings: `HERALD_REDIS_URL` / `--redis-url`, the advanced `HERALD_REDIS_*` tuning, and their validation. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/apps.js';
+import { RedisAdapter, redisTuningFromEnv } from '../../src/cluster/redis-adapter.js';
+import { loadConfig, SETTINGS, settingsFromEnv } from '../../src/config/server-config.js';
+
+const noFile = (path: string): string => {
+  throw new Error(`unexpected read of ${path}`);
+};
+
+describe('the redisUrl setting', () => {
+  it('is HERALD_REDIS_URL and --redis-url, off by default', () => {
+    assert.equal(SETTINGS.redisUrl.env, 'HERALD_REDIS_URL');
+    assert.equal(SETTINGS.redisUrl.flag, 'redis-url');
+    assert.equal(loadConfig({}, noFile).redisUrl, null);
+    assert.deepEqual(settingsFromEnv({ HERALD_REDIS_URL: 'redis://cache:6379' }), { redisUrl: 'redis://cache:6379' });
+  });
+
+  it('accepts redis:// and rediss:// URLs', () => {
+    assert.equal(loadConfig({ redisUrl: 'redis://10.0.0.5:6379/2' }, noFile).redisUrl, 'redis://10.0.0.5:6379/2');
+    assert.equal(loadConfig({ redisUrl: 'rediss://:secret@redis.example:6380' }, noFile).redisUrl, 'rediss://:secret@redis.example:6380');
+  });
+
+  for (const bad of ['localhost:6379', 'http://redis:6379', 'redis://', '']) {
+    it(`rejects ${JSON.stringify(bad)}, naming the variable and the flag`, () => {
+      assert.throws(
+        () => loadConfig({ redisUrl: bad }, noFile),
+        (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_URL \/ --redis-url/.test(error.message),
+      );
+    });
+  }
+
+  it('is listed by herald --help', () => {
+    const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+    const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /--redis-url <value>/);
+    assert.match(help.stdout, /HERALD_REDIS_URL/);
+  });
+});
+
+describe('Redis tuning', () => {
+  it('reads HERALD_REDIS_* milliseconds and the prefix, leaving the rest to defaults', () => {
+    assert.deepEqual(
+      redisTuningFromEnv({ HERALD_REDIS_HEARTBEAT_MS: '250', HERALD_REDIS_NODE_EXPIRY_MS: '1000', HERALD_REDIS_PREFIX: 'blue:' }),
+      { prefix: 'blue:', heartbeatMs: 250, nodeExpiryMs: 1000, commandTimeoutMs: undefined, reconnectMaxDelayMs: undefined },
+    );
+    assert.deepEqual(redisTuningFromEnv({}), { heartbeatMs: undefined, nodeExpiryMs: undefined, commandTimeoutMs: undefined, reconnectMaxDelayMs: undefined });
+  });
+
+  it('refuses values that are not positive whole milliseconds, naming the variable', () => {
+    for (const value of ['0', '-5', '1.5', 'soon', '2s']) {
+      assert.throws(() => redisTuningFromEnv({ HERALD_REDIS_COMMAND_TIMEOUT_MS: value }), (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_COMMAND_TIMEOUT_MS/.test(error.message));
+    }
+  });
+
+  it('refuses a node expiry shorter than two heartbeats', () => {
+    assert.throws(() => new RedisAdapter({ url: 'redis://127.0.0.1:1', heartbeatMs: 1_000, nodeExpiryMs: 1_500 }), /at least twice the heartbeat/);
+  });
+});
