@@ -57,7 +57,8 @@ async function main(): Promise<void> {
       process.stderr.write(`herald: invalid configuration: ${error.message}\n`);
       process.exit(78);
     }
-    throw error;
+    process.stderr.write(`herald: could not start: ${(error as Error)?.message ?? String(error)}\n`);
+    process.exit(1);
   }
 }
 

@@ -21,5 +21,17 @@ export function handleClientEvent(
     throw reject(`Client event data is larger than ${app.maxEventPayloadBytes} bytes`);
   }
   if (!connection.takeClientEventToken()) throw reject(`Client event rate limit exceeded (${app.clientEventRate} per second)`);
-  connection.realtime.publish(app, message.channel, message.event, message.data, connection.socketId, subscription.presenceUserId);
+  const { realtime } = connection;
+  realtime.publish(app, message.channel, message.event, message.data, connection.socketId, subscription.presenceUserId);
+  if (realtime.events.active) {
+    realtime.events.emit({
+      type: 'client_event',
+      app,
+      channel: message.channel,
+      event: message.event,
+      data: message.data,
+      socketId: connection.socketId,
+      userId: subscription.presenceUserId ?? null,
+    });
+  }
 }

@@ -7,6 +7,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
 import { encodeEvent, errorMessage, memberAdded, memberRemoved, subscriptionCount, watchlistEvents } from '../protocol/messages.js';
 import { AppHub } from './app-hub.js';
+import { RealtimeEvents } from './events.js';
 import { Connection } from './connection.js';
 import { outbound, type Transport } from './transport.js';
 
@@ -51,6 +52,8 @@ export class Realtime {
   readonly logger: Logger;
   readonly now: () => number;
   readonly options: RealtimeOptions;
+  /** Occupied/vacated, members, client events, connections: for webhooks, metrics and the dashboard. */
+  readonly events: RealtimeEvents;
   private readonly hubs = new Map<string, AppHub>();
   private connectionCount = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -62,6 +65,7 @@ export class Realtime {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.options = { ...defaultRealtimeOptions, ...deps.options };
+    this.events = new RealtimeEvents((error) => this.logger.error({ err: error }, 'realtime event listener failed'));
   }
 
   /** Starts the cluster adapter and the liveness sweep. */
@@ -102,27 +106,34 @@ export class Realtime {
    * Returns the connection, or null when refused.
    */
   connect(appKey: string, transport: Transport): Connection | null {
+    const refused = (code: number, message: string): null => {
+      this.events.emit({ type: 'connection_refused', appKey, code });
+      return refuse(transport, code, message);
+    };
     const app = this.apps.findByKey(appKey);
-    if (!app) return refuse(transport, ErrorCode.AppNotFound, `App key ${appKey} not in this cluster. Did you forget to specify the cluster?`);
-    if (!app.enabled) return refuse(transport, ErrorCode.AppDisabled, 'Application is disabled');
-    if (!this.accepting) return refuse(transport, ErrorCode.Reconnect, 'Server is shutting down; reconnect');
+    if (!app) return refused(ErrorCode.AppNotFound, `App key ${appKey} not in this cluster. Did you forget to specify the cluster?`);
+    if (!app.enabled) return refused(ErrorCode.AppDisabled, 'Application is disabled');
+    if (!this.accepting) return refused(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
     if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) {
-      return refuse(transport, ErrorCode.OverCapacity, 'Server is over capacity');
+      return refused(ErrorCode.OverCapacity, 'Server is over capacity');
     }
     const hub = this.hub(app);
     if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) {
-      return refuse(transport, ErrorCode.OverQuota, 'Application is over its connection quota');
+      return refused(ErrorCode.OverQuota, 'Application is over its connection quota');
     }
     const connection = new Connection(this, hub, transport);
     hub.connections.set(connection.socketId, connection);
     this.connectionCount++;
     connection.start();
+    this.events.emit({ type: 'connection_opened', app, socketId: connection.socketId });
     return connection;
   }
 
   /** Called by a connection once it is closed and cleaned up. */
   forget(connection: Connection): void {
-    if (connection.hub.connections.delete(connection.socketId)) this.connectionCount--;
+    if (!connection.hub.connections.delete(connection.socketId)) return;
+    this.connectionCount--;
+    this.events.emit({ type: 'connection_closed', app: connection.app, socketId: connection.socketId });
   }
 
   /**
@@ -196,17 +207,29 @@ export class Realtime {
       case 'member': {
         const frame = change.present ? memberAdded(change.channel, change.userId, change.userInfo) : memberRemoved(change.channel, change.userId);
         this.broadcastFrame(app, change.channel, frame, null);
+        this.events.emit({ type: change.present ? 'member_added' : 'member_removed', app, channel: change.channel, userId: change.userId });
         break;
       }
       case 'user':
         this.announcePresence(app, change.userId, change.online);
         break;
       case 'count':
-        if (app.subscriptionCount && change.count > 0 && !channelKind(change.channel).presence) {
-          this.broadcastFrame(app, change.channel, subscriptionCount(change.channel, change.count), null);
-        }
+        this.countChanged(app, change.channel, change.count, false);
         break;
     }
+  }
+
+  /**
+   * A channel's cluster-wide subscription count changed (this node decided it): tells subscribers
+   * when the app asks for it, and emits occupied / vacated / subscription_count.
+   */
+  countChanged(app: App, channel: string, count: number, added: boolean): void {
+    if (app.subscriptionCount && count > 0 && !channelKind(channel).presence) {
+      this.broadcastFrame(app, channel, subscriptionCount(channel, count), null);
+    }
+    if (added && count === 1) this.events.emit({ type: 'channel_occupied', app, channel });
+    if (!added && count === 0) this.events.emit({ type: 'channel_vacated', app, channel });
+    this.events.emit({ type: 'subscription_count', app, channel, count });
   }
 
   /** This node's subscriptions, presence sockets and sign-ins, for the adapter to (re-)register. */

@@ -1,7 +1,7 @@
 /** Subscribing and unsubscribing: authorisation, presence membership, counts and cache replay. */
 import { channelKind, channelNameProblem, serverToUserId } from '../protocol/channels.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { cacheMiss, encodeEvent, memberAdded, memberRemoved, subscriptionCount, subscriptionSucceeded, type PresenceState } from '../protocol/messages.js';
+import { cacheMiss, encodeEvent, memberAdded, memberRemoved, subscriptionSucceeded, type PresenceState } from '../protocol/messages.js';
 import { channelAuthString, verifyAuth } from '../protocol/signatures.js';
 import type { Connection } from './connection.js';
 import type { PresenceMember } from '../cluster/adapter.js';
@@ -125,8 +125,11 @@ export async function handleSubscribe(
   const firstForUser = joined.status === 'fulfilled' && joined.value;
   const count = added.value;
 
-  if (member && firstForUser) realtime.broadcastFrame(app, channel, memberAdded(channel, member.userId, member.userInfo), connection.socketId);
-  if (app.subscriptionCount && !kind.presence) realtime.broadcastFrame(app, channel, subscriptionCount(channel, count), null);
+  if (member && firstForUser) {
+    realtime.broadcastFrame(app, channel, memberAdded(channel, member.userId, member.userInfo), connection.socketId);
+    realtime.events.emit({ type: 'member_added', app, channel, userId: member.userId });
+  }
+  realtime.countChanged(app, channel, count, true);
   if (kind.cache) await replayCache(connection, channel);
 }
 
@@ -168,6 +171,7 @@ async function replayCache(connection: Connection, channel: string): Promise<voi
   });
   if (connection.closed) return;
   connection.transport.send(outbound(cached ? encodeEvent(cached.event, cached.data, channel) : cacheMiss(channel)));
+  if (!cached) connection.realtime.events.emit({ type: 'cache_miss', app: connection.app, channel });
 }
 
 /** Handles `pusher:unsubscribe`; unknown channels are ignored, as on Pusher. */
@@ -199,8 +203,7 @@ async function leave(connection: Connection, channel: string, presenceUserId: st
   }
   if (presenceUserId !== undefined && left.status === 'fulfilled' && left.value) {
     realtime.broadcastFrame(app, channel, memberRemoved(channel, presenceUserId), null);
+    realtime.events.emit({ type: 'member_removed', app, channel, userId: presenceUserId });
   }
-  if (removed.status === 'fulfilled' && app.subscriptionCount && removed.value > 0 && !channelKind(channel).presence) {
-    realtime.broadcastFrame(app, channel, subscriptionCount(channel, removed.value), null);
-  }
+  if (removed.status === 'fulfilled') realtime.countChanged(app, channel, removed.value, false);
 }
