@@ -1,5 +1,5 @@
 /** The client's HTTP calls to Herald's inbox routes, with the user token and typed errors. */
-import { errorForStatus, HeraldAuthError, HeraldError, HeraldNetworkError } from './errors.js';
+import { errorForStatus, HeraldAuthError, HeraldDisposedError, HeraldError, HeraldNetworkError } from './errors.js';
 import type { NewNotification, Notification } from './notifications.js';
 import type { TokenSource } from './token-source.js';
 
@@ -16,17 +16,30 @@ export interface Counts {
   readonly last_seq: number;
 }
 
-/** Calls the inbox routes of one user. */
+/** The connection failed before any answer (not a timeout): a request that may be repeated is sent again, once. */
+class ConnectionFailedError extends HeraldNetworkError {}
+
+/** Calls the inbox routes of one user; every request has a deadline, and `close()` aborts those in flight. */
 export class InboxApi {
   private readonly userPath: string;
+  private readonly inFlight = new Set<AbortController>();
+  private closed = false;
 
   constructor(
     private readonly baseUrl: string,
     private readonly appId: string,
     userId: string,
     private readonly tokens: TokenSource,
+    private readonly timeoutMs: number,
   ) {
     this.userPath = `/apps/${encodeURIComponent(appId)}/users/${encodeURIComponent(userId)}/notifications`;
+  }
+
+  /** Aborts every request in flight; later requests fail at once. */
+  close(): void {
+    this.closed = true;
+    for (const controller of this.inFlight) controller.abort();
+    this.inFlight.clear();
   }
 
   /** Newest first; `before_seq` for older pages. */
@@ -46,7 +59,7 @@ export class InboxApi {
   }
 
   open(ids: readonly string[] | 'all'): Promise<{ opened: string[]; unread: number; total: number }> {
-    return this.request('POST', `${this.userPath}/open`, ids === 'all' ? { all: true } : { ids });
+    return this.request('POST', `${this.userPath}/open`, ids === 'all' ? { all: true } : { ids }, true);
   }
 
   remove(id: string): Promise<{ deleted: boolean; unread: number; total: number }> {
@@ -60,41 +73,82 @@ export class InboxApi {
   push(userIds: readonly string[], notification: NewNotification, idempotencyKey?: string): Promise<{ notifications: { id: string; user_id: string; seq: number | null }[] }> {
     const body: Record<string, unknown> = { user_ids: userIds, notification };
     if (idempotencyKey !== undefined) body.idempotency_key = idempotencyKey;
-    return this.request('POST', `/apps/${encodeURIComponent(this.appId)}/notifications`, body);
+    return this.request('POST', `/apps/${encodeURIComponent(this.appId)}/notifications`, body, idempotencyKey !== undefined);
   }
 
   /** Signs a channel subscription with Herald's built-in auth route. */
   authorizeChannel(socketId: string, channelName: string): Promise<{ auth: string; channel_data?: string }> {
-    return this.request('POST', `/apps/${encodeURIComponent(this.appId)}/auth`, { socket_id: socketId, channel_name: channelName });
+    return this.request('POST', `/apps/${encodeURIComponent(this.appId)}/auth`, { socket_id: socketId, channel_name: channelName }, true);
   }
 
-  /** Sends a request with the token; a refused token is refreshed once when the token is a function. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Sends a request with the token; a refused token is refreshed once when the token is a
+   * function. `idempotent` (default: GET) lets a request whose connection failed be sent again.
+   */
+  async request<T>(method: string, path: string, body?: unknown, idempotent = method === 'GET'): Promise<T> {
     try {
-      return await this.send<T>(method, path, body, await this.tokens.get());
+      return await this.send<T>(method, path, body, await this.tokens.get(), idempotent);
     } catch (error) {
       if (!(error instanceof HeraldAuthError) || error.status !== 401 || !this.tokens.refreshable) throw error;
-      return this.send<T>(method, path, body, await this.tokens.refresh());
+      return this.send<T>(method, path, body, await this.tokens.refresh(), idempotent);
     }
   }
 
-  private async send<T>(method: string, path: string, body: unknown, token: string): Promise<T> {
-    let response: Response;
+  private async send<T>(method: string, path: string, body: unknown, token: string, idempotent: boolean): Promise<T> {
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await this.sendOnce<T>(method, path, body, token);
     } catch (error) {
-      throw new HeraldNetworkError(`${method} ${path} failed: ${(error as Error).message}`, { cause: error });
+      // Typically a pooled keep-alive connection that a network reset killed: retried on a new one.
+      if (!idempotent || !(error instanceof ConnectionFailedError)) throw error;
+      return this.sendOnce<T>(method, path, body, token);
     }
+  }
+
+  private async sendOnce<T>(method: string, path: string, body: unknown, token: string): Promise<T> {
+    if (this.closed) throw new HeraldDisposedError();
+    // A silent network (a half-open socket) would otherwise hold a request, and every sync behind it, forever.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    this.inFlight.add(controller);
+    const failed = (error: unknown): HeraldError => {
+      if (this.closed) return new HeraldDisposedError();
+      if (timedOut) return new HeraldNetworkError(`${method} ${path} failed: no answer within ${this.timeoutMs} ms`, { cause: error });
+      // fetch() says "fetch failed" (Node) or "Failed to fetch" (browsers); the cause says why, where there is one.
+      const cause = (error as { cause?: { message?: unknown } }).cause?.message;
+      return new ConnectionFailedError(`${method} ${path} failed: ${(error as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`, { cause: error });
+    };
+    let response: Response;
     let json: unknown;
     try {
-      json = await response.json();
-    } catch {
-      if (response.ok) throw new HeraldError(`${method} ${path}: the server answered with something that is not JSON`, response.status);
-      json = {};
+      try {
+        response = await fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: controller.signal,
+        });
+      } catch (error) {
+        throw failed(error);
+      }
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw failed(error);
+      }
+      try {
+        json = JSON.parse(text);
+      } catch {
+        if (response.ok) throw new HeraldError(`${method} ${path}: the server answered with something that is not JSON`, response.status);
+        json = {};
+      }
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
     }
     if (!response.ok) {
       const { error, code } = (json ?? {}) as { error?: unknown; code?: unknown };

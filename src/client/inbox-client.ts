@@ -1,7 +1,7 @@
 /** `InboxClient`: the internal-notifications service apps already use, with gapless catch-up. */
 import { HeraldAuthError, HeraldDisposedError, HeraldError, HeraldNetworkError } from './errors.js';
-import { InboxApi } from './inbox-api.js';
-import { isNotification, markOpenedIn, markUnreadIn, mergeNotifications, type NewNotification, type Notification } from './notifications.js';
+import { InboxApi, type Page } from './inbox-api.js';
+import { isNotification, markOpenedIn, markUnreadIn, mergeNotifications, reconcileWithNewest, type NewNotification, type Notification } from './notifications.js';
 import { PusherJs, type PusherJsChannel, type PusherJsOptions } from './pusher-js.js';
 import { EventStream, ValueStream } from './streams.js';
 import { TokenSource, type TokenOption } from './token-source.js';
@@ -29,14 +29,36 @@ export interface InboxClientOptions {
   readonly eventName?: string;
   /** Use the app's own channel-authorisation endpoint instead of Herald's built-in one. */
   readonly channelAuthorization?: { readonly endpoint: string; readonly headers?: Record<string, string> };
-  /** Milliseconds `init()` waits for the first sync (default 15,000). */
+  /** Milliseconds `init()` and `subscribe()` wait for the first sync (default 15,000). */
   readonly initTimeoutMs?: number;
+  /** Milliseconds an HTTP request may take before it fails with a HeraldNetworkError (default 10,000). */
+  readonly requestTimeoutMs?: number;
   /** Extra pusher-js options (timeouts, transports). */
   readonly pusherOptions?: Partial<PusherJsOptions>;
 }
 
-type LiveEvent = { kind: 'notification'; notification: Notification } | { kind: 'opened'; ids: string[]; all: boolean; unread: number; openedAt: string } | { kind: 'deleted'; id: string; unread: number };
+/** An unread count, and the newest seq it includes when the server says (`last_seq`). */
+interface UnreadCount {
+  readonly unread: number;
+  readonly lastSeq: number | null;
+}
 
+type LiveEvent =
+  | { kind: 'notification'; notification: Notification }
+  | { kind: 'opened'; ids: string[]; all: boolean; count: UnreadCount; openedAt: string }
+  | { kind: 'deleted'; id: string; count: UnreadCount };
+
+/** Whether an error is the server refusing this user's token, which retrying cannot fix. */
+function isRefusal(error: HeraldError): boolean {
+  return error instanceof HeraldAuthError && (error.status === 401 || error.status === 403);
+}
+
+/** The count of a state event or answer: `unread`, and `last_seq` when present. */
+function unreadCountOf(data: { unread?: unknown; last_seq?: unknown }): UnreadCount {
+  return { unread: Number(data.unread ?? 0), lastSeq: typeof data.last_seq === 'number' ? data.last_seq : null };
+}
+
+/** The server's largest page: catch-up pages, and the bound of `pageSize`. */
 const CATCH_UP_PAGE = 500;
 
 /** A user's inbox: live, caught up after every reconnect, in sync across devices. */
@@ -55,6 +77,9 @@ export class InboxClient {
   private readonly eventName: string;
   private pusher: PusherJs | null = null;
   private channel: PusherJsChannel | null = null;
+  private initRun: Promise<void> | null = null;
+  /** Why Herald's auth route refused the channel, told to pusher-js's `subscription_error`. */
+  private authFailure: HeraldError | null = null;
   private disposed = false;
   private loaded = false;
   private hasMoreOlder = false;
@@ -64,7 +89,8 @@ export class InboxClient {
   private syncRun: Promise<void> | null = null;
   private resyncWanted = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private failedSyncs = 0;
+  /** Failed subscriptions and catch-ups in a row, for the retry backoff. */
+  private failures = 0;
   private firstSync: { resolve: () => void; reject: (error: HeraldError) => void } | null = null;
 
   constructor(private readonly options: InboxClientOptions) {
@@ -74,11 +100,14 @@ export class InboxClient {
     this.pendingNotificationsCountStream = new ValueStream<number>(0, report);
     this.tokens = new TokenSource(options.token);
     this.pageSize = options.pageSize ?? 50;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > CATCH_UP_PAGE) {
+      throw new RangeError(`pageSize must be an integer from 1 to ${CATCH_UP_PAGE}, not ${options.pageSize}`);
+    }
     this.channelName = options.channelName ?? `private-${options.userId}`;
     this.eventName = options.eventName ?? 'Internal Notification';
     const scheme = options.useTLS ? 'https' : 'http';
     const port = options.port ?? (options.useTLS ? 443 : 80);
-    this.api = new InboxApi(`${scheme}://${options.host}:${port}`, options.appId, options.userId, this.tokens);
+    this.api = new InboxApi(`${scheme}://${options.host}:${port}`, options.appId, options.userId, this.tokens, options.requestTimeoutMs ?? 10_000);
   }
 
   /** The notifications held, newest first. */
@@ -96,60 +125,27 @@ export class InboxClient {
     return this.hasMoreOlder;
   }
 
-  /** Connects, subscribes and loads the first page; resolves once the inbox is in sync. */
+  /**
+   * Connects, subscribes and loads the first page; resolves once the inbox is in sync. On
+   * failure (refused token, timeout) it disconnects again, so `init()` may be called again.
+   */
   async init(): Promise<void> {
     this.assertAlive();
-    if (this.pusher) return;
-    const { options } = this;
-    this.pusher = new PusherJs(options.appKey, {
-      cluster: 'herald',
-      wsHost: options.host,
-      wsPort: options.port ?? 80,
-      wssPort: options.port ?? 443,
-      forceTLS: options.useTLS ?? false,
-      enabledTransports: ['ws', 'wss'],
-      disableStats: true,
-      channelAuthorization: options.channelAuthorization
-        ? { endpoint: options.channelAuthorization.endpoint, transport: 'ajax', headers: options.channelAuthorization.headers }
-        : {
-            endpoint: '',
-            transport: 'ajax',
-            customHandler: (params, callback) => {
-              this.api.authorizeChannel(params.socketId, params.channelName).then(
-                (auth) => callback(null, auth),
-                (error: unknown) => {
-                  this.report(error);
-                  callback(error instanceof Error ? error : new Error(String(error)), null);
-                },
-              );
-            },
-          },
-      ...options.pusherOptions,
+    this.initRun ??= this.connect().catch((error: unknown) => {
+      this.initRun = null;
+      this.teardownConnection();
+      throw error;
     });
-    this.pusher.connection.bind('state_change', (states: { current: string }) => {
-      if (states.current === 'unavailable' || states.current === 'failed') {
-        this.report(new HeraldNetworkError(`Connection to Herald is ${states.current}; retrying`));
-      }
-    });
-    const ready = new Promise<void>((resolve, reject) => (this.firstSync = { resolve, reject }));
-    const timeoutMs = options.initTimeoutMs ?? 15_000;
-    const timer = setTimeout(() => this.failFirstSync(new HeraldNetworkError(`init() did not sync within ${timeoutMs} ms`)), timeoutMs);
-    this.subscribeChannel();
-    try {
-      await ready;
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.initRun;
   }
 
   /** Subscribes again after `unsubscribe()`; catches up on what was missed. */
   async subscribe(): Promise<void> {
     this.assertAlive();
-    if (!this.pusher) return this.init();
+    if (!this.initRun) return this.init();
+    await this.initRun;
     if (this.channel) return;
-    const ready = new Promise<void>((resolve, reject) => (this.firstSync = { resolve, reject }));
-    this.subscribeChannel();
-    await ready;
+    await this.subscribeAndSync();
   }
 
   /** Stops live updates (the connection stays); `subscribe()` resumes with a catch-up. */
@@ -158,6 +154,7 @@ export class InboxClient {
     this.channel.unbind_all();
     this.pusher.unsubscribe(this.channelName);
     this.channel = null;
+    this.failFirstSync(new HeraldError('unsubscribe() was called before the inbox was in sync'));
   }
 
   /** Loads the next page of older notifications. */
@@ -175,39 +172,13 @@ export class InboxClient {
   async markOpened(ids: readonly string[]): Promise<void> {
     this.assertAlive();
     if (ids.length === 0) return;
-    const { list, changed } = markOpenedIn(this.notifications, new Set(ids), new Date().toISOString());
-    const previousCount = this.pendingNotificationsCount;
-    this.setList(list);
-    this.setCount(Math.max(0, previousCount - changed.length));
-    try {
-      const answer = await this.api.open(ids);
-      if (!this.disposed) this.setCount(answer.unread);
-    } catch (error) {
-      if (!this.disposed) {
-        this.setList(markUnreadIn(this.notifications, new Set(changed)));
-        this.setCount(previousCount);
-      }
-      throw this.report(error);
-    }
+    return this.openOptimistically(new Set(ids), () => this.api.open(ids));
   }
 
   /** Marks every notification opened at once; reconciles, or rolls back and rejects. */
   async markAllOpened(): Promise<void> {
     this.assertAlive();
-    const { list, changed } = markOpenedIn(this.notifications, 'all', new Date().toISOString());
-    const previousCount = this.pendingNotificationsCount;
-    this.setList(list);
-    this.setCount(0);
-    try {
-      const answer = await this.api.open('all');
-      if (!this.disposed) this.setCount(answer.unread);
-    } catch (error) {
-      if (!this.disposed) {
-        this.setList(markUnreadIn(this.notifications, new Set(changed)));
-        this.setCount(previousCount);
-      }
-      throw this.report(error);
-    }
+    return this.openOptimistically('all', () => this.api.open('all'));
   }
 
   /** Deletes a notification of this user. */
@@ -215,7 +186,7 @@ export class InboxClient {
     this.assertAlive();
     try {
       const answer = await this.api.remove(id);
-      this.applyLive({ kind: 'deleted', id, unread: answer.unread });
+      if (!this.disposed) this.applyLive({ kind: 'deleted', id, count: unreadCountOf(answer) });
     } catch (error) {
       throw this.report(error);
     }
@@ -246,6 +217,76 @@ export class InboxClient {
     if (this.disposed) return;
     this.disposed = true;
     this.failFirstSync(new HeraldDisposedError());
+    this.teardownConnection();
+    this.api.close();
+    this.notificationsStream.close();
+    this.pendingNotificationsCountStream.close();
+    this.errors.close();
+  }
+
+  private async connect(): Promise<void> {
+    const { options } = this;
+    this.pusher = new PusherJs(options.appKey, {
+      cluster: 'herald',
+      wsHost: options.host,
+      wsPort: options.port ?? 80,
+      wssPort: options.port ?? 443,
+      forceTLS: options.useTLS ?? false,
+      // 'ws' is TLS too when forceTLS is set; 'wss' would only add a TLS attempt on a plain port.
+      enabledTransports: ['ws'],
+      disableStats: true,
+      channelAuthorization: options.channelAuthorization
+        ? { endpoint: options.channelAuthorization.endpoint, transport: 'ajax', headers: options.channelAuthorization.headers }
+        : {
+            endpoint: '',
+            transport: 'ajax',
+            customHandler: (params, callback) => {
+              this.api.authorizeChannel(params.socketId, params.channelName).then(
+                (auth) => callback(null, auth),
+                (error: unknown) => {
+                  // Reported once, by the subscription_error handler, with its status.
+                  this.authFailure = error instanceof HeraldError ? error : new HeraldError(String(error));
+                  callback(this.authFailure, null);
+                },
+              );
+            },
+          },
+      ...options.pusherOptions,
+    });
+    this.pusher.connection.bind('state_change', (states: { current: string }) => {
+      if (states.current === 'unavailable' || states.current === 'failed') {
+        this.report(new HeraldNetworkError(`Connection to Herald is ${states.current}; retrying`));
+      }
+    });
+    // 4000-4099 (unknown app key, app disabled, ...) tell pusher-js not to reconnect: fail now, not at the timeout.
+    // pusher-js emits them as `{ type: 'PusherError', data }`, or wrapped in `{ error }` during the handshake.
+    type PusherErrorEvent = { type?: string; data?: { code?: unknown; message?: unknown }; error?: PusherErrorEvent };
+    this.pusher.connection.bind('error', (event: PusherErrorEvent | undefined) => {
+      const pusherError = event?.type === 'PusherError' ? event : event?.error?.type === 'PusherError' ? event.error : null;
+      const code = pusherError?.data?.code;
+      if (typeof code !== 'number' || code < 4000 || code > 4099) return;
+      const error = new HeraldError(`Herald refused the connection (${code}): ${String(pusherError?.data?.message ?? '')}`, null, String(code));
+      this.report(error);
+      this.failFirstSync(error);
+    });
+    await this.subscribeAndSync();
+  }
+
+  /** Subscribes and waits for the first catch-up, within `initTimeoutMs`. */
+  private async subscribeAndSync(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => (this.firstSync = { resolve, reject }));
+    const timeoutMs = this.options.initTimeoutMs ?? 15_000;
+    const timer = setTimeout(() => this.failFirstSync(new HeraldNetworkError(`The inbox did not sync within ${timeoutMs} ms`)), timeoutMs);
+    this.subscribeChannel();
+    try {
+      await ready;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Disconnects pusher-js and stops background work; the streams stay open. */
+  private teardownConnection(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.channel?.unbind_all();
@@ -253,9 +294,24 @@ export class InboxClient {
     this.pusher?.disconnect();
     this.pusher = null;
     this.channel = null;
-    this.notificationsStream.close();
-    this.pendingNotificationsCountStream.close();
-    this.errors.close();
+  }
+
+  /** The optimistic open of `markOpened` and `markAllOpened`. */
+  private async openOptimistically(ids: ReadonlySet<string> | 'all', request: () => Promise<{ unread: number; last_seq?: number }>): Promise<void> {
+    const { list, changed } = markOpenedIn(this.notifications, ids, new Date().toISOString());
+    const countBefore = this.pendingNotificationsCount;
+    const decrement = ids === 'all' ? countBefore : Math.min(countBefore, changed.length);
+    this.setList(list);
+    this.setCount(countBefore - decrement);
+    try {
+      const answer = await request();
+      this.setCount(this.countFrom(unreadCountOf(answer)));
+    } catch (error) {
+      // Undo this call's own change only: what arrived meanwhile (a live notification) stays counted.
+      this.setList(markUnreadIn(this.notifications, new Set(changed)));
+      this.setCount(this.pendingNotificationsCount + decrement);
+      throw this.report(error);
+    }
   }
 
   private subscribeChannel(): void {
@@ -264,19 +320,22 @@ export class InboxClient {
     // pusher-js re-subscribes after every reconnect and fires this again: each time, catch up.
     channel.bind('pusher:subscription_succeeded', () => void this.sync());
     channel.bind('pusher:subscription_error', (status: { status?: number; error?: string }) => {
-      const error = new HeraldAuthError(`Subscription to ${this.channelName} was refused: ${status?.error ?? 'unknown reason'}`, status?.status ?? null);
+      const error = this.authFailure ?? new HeraldAuthError(`Subscription to ${this.channelName} was refused: ${status?.error ?? 'unknown reason'}`, status?.status ?? null);
+      this.authFailure = null;
       this.report(error);
-      this.failFirstSync(error);
+      if (isRefusal(error)) this.failFirstSync(error);
+      // A failed auth request (network, server, token() itself) is retried; pusher-js would not until the next reconnect.
+      else this.retryLater(() => this.pusher?.subscribe(this.channelName));
     });
     channel.bind(this.eventName, (data: unknown) => {
       if (isNotification(data)) this.onLive({ kind: 'notification', notification: data });
       else this.report(new HeraldError(`Ignored a malformed "${this.eventName}" event`));
     });
-    channel.bind(OPENED_EVENT, (data: { ids?: string[]; all?: boolean; unread?: number; opened_at?: string }) => {
-      this.onLive({ kind: 'opened', ids: data.ids ?? [], all: data.all === true, unread: Number(data.unread ?? 0), openedAt: data.opened_at ?? new Date().toISOString() });
+    channel.bind(OPENED_EVENT, (data: { ids?: string[]; all?: boolean; unread?: number; last_seq?: number; opened_at?: string }) => {
+      this.onLive({ kind: 'opened', ids: data.ids ?? [], all: data.all === true, count: unreadCountOf(data), openedAt: data.opened_at ?? new Date().toISOString() });
     });
-    channel.bind(DELETED_EVENT, (data: { id?: string; unread?: number }) => {
-      if (typeof data.id === 'string') this.onLive({ kind: 'deleted', id: data.id, unread: Number(data.unread ?? 0) });
+    channel.bind(DELETED_EVENT, (data: { id?: string; unread?: number; last_seq?: number }) => {
+      if (typeof data.id === 'string') this.onLive({ kind: 'deleted', id: data.id, count: unreadCountOf(data) });
     });
   }
 
@@ -293,16 +352,18 @@ export class InboxClient {
         const known = this.notifications.some((held) => held.id === n.id);
         this.setList(mergeNotifications(this.notifications, [n]));
         if (n.seq === this.syncedSeq + 1) this.syncedSeq = n.seq;
+        // Live delivery is at-most-once: a seq beyond the cursor means something was missed.
+        else if (n.seq > this.syncedSeq + 1 && this.loaded) void this.sync();
         if (!known && !n.opened) this.setCount(this.pendingNotificationsCount + 1);
         break;
       }
       case 'opened':
         this.setList(markOpenedIn(this.notifications, event.all ? 'all' : new Set(event.ids), event.openedAt).list);
-        this.setCount(event.unread);
+        this.setCount(this.countFrom(event.count));
         break;
       case 'deleted':
         this.setList(this.notifications.filter((n) => n.id !== event.id));
-        this.setCount(event.unread);
+        this.setCount(this.countFrom(event.count));
         break;
     }
   }
@@ -324,15 +385,15 @@ export class InboxClient {
     })()
       .then(
         () => {
-          this.failedSyncs = 0;
+          this.failures = 0;
           const first = this.firstSync;
           this.firstSync = null;
           first?.resolve();
         },
         (error: unknown) => {
           const herald = this.report(error);
-          if (herald instanceof HeraldAuthError) this.failFirstSync(herald);
-          else this.retrySyncLater();
+          if (isRefusal(herald)) this.failFirstSync(herald);
+          else this.retryLater(() => void this.sync());
         },
       )
       .finally(() => {
@@ -341,13 +402,13 @@ export class InboxClient {
     return this.syncRun;
   }
 
-  /** A failed catch-up is retried with backoff (1 s doubling to 30 s) while subscribed. */
-  private retrySyncLater(): void {
+  /** A failed subscription or catch-up is retried with backoff (1 s doubling to 30 s) while subscribed. */
+  private retryLater(retry: () => void): void {
     if (this.disposed || !this.channel || this.retryTimer) return;
-    const delay = Math.min(30_000, 1000 * 2 ** this.failedSyncs++);
+    const delay = Math.min(30_000, 1000 * 2 ** this.failures++);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (!this.disposed && this.channel) void this.sync();
+      if (!this.disposed && this.channel) retry();
     }, delay);
   }
 
@@ -355,36 +416,50 @@ export class InboxClient {
     this.buffered = [];
     try {
       const counts = await this.api.count();
-      let list = this.notifications as Notification[];
+      const fetched: Notification[] = [];
+      let newest: Page | null = null;
       if (!this.loaded) {
         const page = await this.api.page(this.pageSize);
-        list = mergeNotifications(list, page.notifications);
+        fetched.push(...page.notifications);
         this.hasMoreOlder = page.has_more;
-        this.syncedSeq = Math.max(this.syncedSeq, page.notifications[0]?.seq ?? 0);
         this.loaded = true;
       } else {
         for (;;) {
           const page = await this.api.after(this.syncedSeq, CATCH_UP_PAGE);
-          list = mergeNotifications(list, page.notifications);
+          fetched.push(...page.notifications);
           const last = page.notifications[page.notifications.length - 1];
-          if (last) this.syncedSeq = last.seq;
+          if (last) this.syncedSeq = Math.max(this.syncedSeq, last.seq);
           if (!page.has_more) break;
         }
+        // Opens and deletes made on other devices while this one was away came as events it
+        // missed: the newest page is read again to take the server's state of what it shows.
+        newest = await this.api.page(this.pageSize);
       }
       if (this.disposed) return;
-      // Notifications counted by `counts` have seq ≤ last_seq; newer unread ones are added.
-      const newerUnread = list.filter((n) => !n.opened && n.seq > counts.last_seq).length;
+      // Everything up to last_seq that still exists has been fetched (or is older than the first page).
+      this.syncedSeq = Math.max(this.syncedSeq, fetched[0]?.seq ?? 0, counts.last_seq);
+      // Merged into the list as it is now: a loadMore() or markOpened() made meanwhile stays.
+      let list = mergeNotifications(this.notifications, fetched);
+      if (newest) list = reconcileWithNewest(list, newest.notifications, newest.has_more);
       this.setList(list);
-      this.setCount(counts.unread + newerUnread);
+      this.setCount(this.countFrom({ unread: counts.unread, lastSeq: counts.last_seq }));
       const replay = this.buffered;
       this.buffered = null;
       for (const event of replay) {
-        if (event.kind === 'notification' && list.some((n) => n.id === event.notification.id)) continue;
+        // Notifications up to last_seq are counted already: held, or on an older page for loadMore().
+        if (event.kind === 'notification' && event.notification.seq <= counts.last_seq) continue;
         this.applyLive(event);
       }
     } finally {
       this.buffered = null;
     }
+  }
+
+  /** The server's unread count, plus the unread notifications held that are newer than what it counted. */
+  private countFrom(count: UnreadCount): number {
+    if (count.lastSeq === null) return count.unread;
+    const lastSeq = count.lastSeq;
+    return count.unread + this.notifications.filter((n) => !n.opened && n.seq > lastSeq).length;
   }
 
   private setList(list: readonly Notification[]): void {

@@ -72,3 +72,18 @@ export function markOpenedIn(list: readonly Notification[], ids: ReadonlySet<str
 export function markUnreadIn(list: readonly Notification[], ids: ReadonlySet<string>): Notification[] {
   return list.map((n) => (ids.has(n.id) && n.opened ? { ...n, opened: false, opened_at: null } : n));
 }
+
+/**
+ * Takes the server's current newest page into a list: its notifications' state wins (an opened
+ * one is never made unread), and a held notification the page should contain but does not was
+ * deleted. `hasMore` false means the page is everything the user has.
+ */
+export function reconcileWithNewest(list: readonly Notification[], newest: readonly Notification[], hasMore: boolean): Notification[] {
+  const present = new Set(newest.map((n) => n.id));
+  const last = newest[newest.length - 1];
+  const oldest = hasMore ? (last?.seq ?? Infinity) : -Infinity;
+  return mergeNotifications(
+    list.filter((n) => n.seq < oldest || present.has(n.id)),
+    newest,
+  );
+}

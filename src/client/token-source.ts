@@ -4,7 +4,7 @@ import { HeraldAuthError } from './errors.js';
 /** A user token, or a function that fetches a fresh one. */
 export type TokenOption = string | (() => string | Promise<string>);
 
-/** Seconds before expiry at which a fresh token is asked for. */
+/** Seconds before expiry at which a fresh token is asked for (at most half of a short token's lifetime). */
 const REFRESH_MARGIN_SECONDS = 30;
 
 /** The `exp` claim of a JWT, read without verifying it (the server verifies). */
@@ -23,6 +23,8 @@ export function tokenExpiry(token: string): number | null {
 /** Caches the token and refreshes it when it is about to expire or was refused. */
 export class TokenSource {
   private cached: string | null = null;
+  /** When the cached token is to be replaced, in epoch seconds (null: never, it has no `exp`). */
+  private refreshAt: number | null = null;
   private pending: Promise<string> | null = null;
 
   constructor(
@@ -38,10 +40,7 @@ export class TokenSource {
   /** A token that is not about to expire. */
   async get(): Promise<string> {
     if (typeof this.option === 'string') return this.option;
-    if (this.cached !== null) {
-      const exp = tokenExpiry(this.cached);
-      if (exp === null || exp - REFRESH_MARGIN_SECONDS > this.now() / 1000) return this.cached;
-    }
+    if (this.cached !== null && (this.refreshAt === null || this.now() / 1000 < this.refreshAt)) return this.cached;
     return this.refresh();
   }
 
@@ -54,6 +53,11 @@ export class TokenSource {
         const token = await fetchToken();
         if (typeof token !== 'string' || token.length === 0) throw new HeraldAuthError('token() did not return a token string', null);
         this.cached = token;
+        // A token that lives less than a minute is used for the first half of its life, so a
+        // short-lived one does not send every request back to token().
+        const exp = tokenExpiry(token);
+        const nowSeconds = this.now() / 1000;
+        this.refreshAt = exp === null ? null : exp - Math.min(REFRESH_MARGIN_SECONDS, Math.max(0, exp - nowSeconds) / 2);
         return token;
       } catch (error) {
         if (error instanceof HeraldAuthError) throw error;
