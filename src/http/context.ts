@@ -49,8 +49,13 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-/** Parses the body as a JSON object, or 400 saying what was wrong. */
+// Parsed bodies, so a route's rate-limit cost and its handler parse the body once between them.
+const parsedBodies = new WeakMap<RequestContext, Record<string, unknown>>();
+
+/** Parses the body as a JSON object (once per request), or 400 saying what was wrong. */
 export function jsonBody(ctx: RequestContext): Record<string, unknown> {
+  const parsed = parsedBodies.get(ctx);
+  if (parsed) return parsed;
   if (ctx.body.length === 0) throw badRequest('Request body is empty: expected a JSON object');
   let value: unknown;
   try {
@@ -59,6 +64,7 @@ export function jsonBody(ctx: RequestContext): Record<string, unknown> {
     throw badRequest('Request body is not valid JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('Request body must be a JSON object');
+  parsedBodies.set(ctx, value as Record<string, unknown>);
   return value as Record<string, unknown>;
 }
 
@@ -82,8 +88,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** Writes an HttpError as `{ error, code }`. */
-export function sendError(res: ServerResponse, error: HttpError): void {
-  sendJson(res, error.status, { error: error.message, code: error.code }, error.headers);
+export function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
+  sendJson(res, error.status, { error: error.message, code: error.code }, { ...headers, ...error.headers });
 }
 
 export { HttpError };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
+import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
 import { HttpError, notFound } from '../protocol/errors.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
 import { authenticatePusher } from './pusher-signature.js';
@@ -14,11 +15,28 @@ export type Handler = (ctx: RequestContext) => unknown | Promise<unknown>;
 /** How a route authenticates: Pusher signature, none, or its own function. */
 export type RouteAuth = 'pusher' | 'none' | ((ctx: RequestContext) => void | Promise<void>);
 
-interface RouteEntry {
-  readonly handler: Handler;
+/** How a route is registered. */
+export interface RouteOptions {
   readonly auth: RouteAuth;
+  readonly bodyLimit?: number;
+  /** The app budget the route spends once authenticated (429 when spent). */
+  readonly limit?: RateKind;
+  /** How much of it one request spends (default 1); may read the body. */
+  readonly cost?: (ctx: RequestContext) => number;
+}
+
+interface RouteEntry extends RouteOptions {
+  /** The path pattern, e.g. `/apps/:appId/events`: the route's name in logs and metrics. */
+  readonly pattern: string;
+  readonly handler: Handler;
   readonly bodyLimit: number;
 }
+
+/** Told about every finished request, with the route pattern (not the raw path). */
+export type RequestObserver = (method: string, route: string, status: number, seconds: number) => void;
+
+/** The route name of requests that matched no route. */
+export const UNMATCHED_ROUTE = '(unmatched)';
 
 /** Default request body limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -32,20 +50,70 @@ export interface HttpApiDeps {
 /** Routes HTTP requests; every error becomes a real status with `{ error, code }`. */
 export class HttpApi {
   private readonly router = new Router<RouteEntry>();
+  /** Per-app events and reads per second. */
+  readonly limits: AppRateLimits;
+  private observer: RequestObserver | null = null;
+  private inFlight = 0;
+  private draining = false;
+  private drained: (() => void) | null = null;
 
-  constructor(private readonly deps: HttpApiDeps) {}
+  constructor(private readonly deps: HttpApiDeps) {
+    this.limits = new AppRateLimits(deps.now);
+  }
 
   /** Adds a route. */
-  route(method: string, path: string, handler: Handler, options: { auth: RouteAuth; bodyLimit?: number }): this {
-    this.router.add(method, path, { handler, auth: options.auth, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  route(method: string, path: string, handler: Handler, options: RouteOptions): this {
+    this.router.add(method, path, { ...options, pattern: path, handler, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT });
     return this;
   }
+
+  /** Sets the one observer of finished requests (the metrics). */
+  observe(observer: RequestObserver): void {
+    this.observer = observer;
+  }
+
+  /** Requests received and not yet answered. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Lets the requests under way finish, at most `timeoutMs`: from now on every response closes its
+   * connection, so keep-alive clients move to another node. Call after the server stopped listening.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      timer.unref();
+      function finish(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drained = finish;
+    });
+  }
+
+  // One shared listener for every response (no closure per request).
+  private readonly requestDone = (): void => {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.drained) {
+      const drained = this.drained;
+      this.drained = null;
+      drained();
+    }
+  };
 
   /** Handles one request; never throws. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headerId = req.headers['x-request-id'];
     const requestId = typeof headerId === 'string' && /^[\w.\-]{1,64}$/.test(headerId) ? headerId : randomUUID();
     res.setHeader('x-request-id', requestId);
+    this.inFlight++;
+    res.once('close', this.requestDone);
+    if (this.draining) res.setHeader('connection', 'close');
+    let routeName = UNMATCHED_ROUTE;
     const logger = this.deps.logger.child({ requestId });
     const started = performance.now();
     const method = req.method ?? 'GET';
@@ -64,6 +132,7 @@ export class HttpApi {
         throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
       }
       const route = match.handler;
+      routeName = route.pattern;
       const ctx: RequestContext = {
         req,
         res,
@@ -76,19 +145,22 @@ export class HttpApi {
       };
       if (route.auth === 'pusher') authenticatePusher(ctx, this.deps.apps, this.deps.now());
       else if (typeof route.auth === 'function') await route.auth(ctx);
+      if (route.limit && ctx.app) this.limits.take(ctx.app, route.limit, route.cost?.(ctx) ?? 1);
       const result = await route.handler(ctx);
       if (result instanceof Reply) sendJson(res, result.status, result.body, { ...corsHeaders(req), ...result.headers });
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
       if (error instanceof HttpError) {
         if (error.status === 413) res.setHeader('connection', 'close');
-        sendError(res, error);
+        sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');
-        sendError(res, new HttpError(500, 'internal_error', 'Internal server error'));
+        sendError(res, new HttpError(500, 'internal_error', 'Internal server error'), corsHeaders(req));
       }
     } finally {
-      logger.debug({ method, path, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 }, 'http request');
+      const seconds = (performance.now() - started) / 1000;
+      logger.info({ method, route: routeName, path, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10 }, 'http request');
+      this.observer?.(method, routeName, res.statusCode, seconds);
     }
   }
 }

@@ -6,9 +6,9 @@ import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotif
 import { toNotificationJson } from './notification-json.js';
 import type { PushRequest } from './push-request.js';
 
-/** Event sent on a user's channel when notifications are opened: `{ ids, all, unread, total, opened_at }`. */
+/** Event sent on a user's channel when notifications are opened: `{ ids, all, unread, total, last_seq, opened_at }`. */
 export const OPENED_EVENT = 'herald:notifications_opened';
-/** Event sent on a user's channel when a notification is deleted: `{ id, unread, total }`. */
+/** Event sent on a user's channel when a notification is deleted: `{ id, unread, total, last_seq }`. */
 export const DELETED_EVENT = 'herald:notification_deleted';
 
 export interface InboxDeps {
@@ -19,8 +19,20 @@ export interface InboxDeps {
   readonly now: () => number;
 }
 
+/** What the inbox did since start, as plain numbers for the metrics. */
+export interface InboxCounters {
+  /** Push calls that stored something (idempotent replays excluded). */
+  pushes: number;
+  /** Notifications stored, one per addressed user. */
+  notifications: number;
+  /** Notifications published live on a user's channel (now, or when their send_after came). */
+  deliveries: number;
+}
+
 /** Durable per-user notifications on top of the store and the realtime fan-out. */
 export class Inbox {
+  readonly counters: InboxCounters = { pushes: 0, notifications: 0, deliveries: 0 };
+
   constructor(private readonly deps: InboxDeps) {}
 
   get store(): InboxStore {
@@ -36,6 +48,10 @@ export class Inbox {
       request.idempotencyKey,
       new Date(this.deps.now()),
     );
+    if (!result.replayed) {
+      this.counters.pushes++;
+      this.counters.notifications += result.rows.length;
+    }
     this.deliver(result.visible);
     return result;
   }
@@ -48,6 +64,7 @@ export class Inbox {
       const channel = liveInboxChannel(app, row.userId);
       if (channel === null) continue;
       this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
+      this.counters.deliveries++;
     }
   }
 
@@ -73,6 +90,7 @@ export class Inbox {
         all: ids === 'all',
         unread: result.counts.unread,
         total: result.counts.total,
+        last_seq: result.counts.lastSeq,
         opened_at: openedAt.toISOString(),
       });
     }
@@ -82,7 +100,7 @@ export class Inbox {
   /** Deletes a notification; tells every device. Returns null when there was none. */
   async delete(app: App, userId: string, id: string): Promise<Counts | null> {
     const counts = await this.deps.store.delete(app.id, userId, id);
-    if (counts) this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total });
+    if (counts) this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq });
     return counts;
   }
 

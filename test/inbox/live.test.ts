@@ -61,7 +61,7 @@ describe('inbox live state and built-in auth', () => {
     assert.deepEqual(opened.body.opened, [first.id]);
     for (const device of [phone, laptop]) {
       const [event] = await device.waitFor<OpenedEvent>(OPENED_EVENT);
-      assert.deepEqual({ ...event, opened_at: typeof event.opened_at }, { ids: [first.id], all: false, unread: 2, total: 3, opened_at: 'string' });
+      assert.deepEqual({ ...event, opened_at: typeof event.opened_at }, { ids: [first.id], all: false, unread: 2, total: 3, last_seq: 3, opened_at: 'string' });
     }
 
     // Opening it again changes nothing, so nothing is broadcast.
@@ -72,7 +72,7 @@ describe('inbox live state and built-in auth', () => {
     assert.equal(deleted.status, 200);
     for (const device of [phone, laptop]) {
       const [event] = await device.waitFor<DeletedEvent>(DELETED_EVENT);
-      assert.deepEqual(event, { id: second.id, unread: 1, total: 2 });
+      assert.deepEqual(event, { id: second.id, unread: 1, total: 2, last_seq: 3 });
     }
 
     // Open all (by the backend): both devices see all: true and unread 0.
