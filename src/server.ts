@@ -1,6 +1,7 @@
 /** The composition root: builds one Herald node from explicit dependencies. */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AdminMonitor } from './admin/monitor.js';
 import type { ClusterAdapter } from './cluster/adapter.js';
 import { LocalAdapter } from './cluster/local-adapter.js';
 import { AppRegistry, type App } from './config/apps.js';
@@ -8,12 +9,17 @@ import { HttpApi } from './http/http-api.js';
 import { registerInboxRoutes } from './http/inbox-routes.js';
 import { registerHealthRoutes, registerPusherRoutes } from './http/pusher-routes.js';
 import { registerSdkRoute } from './http/sdk-route.js';
+import { registerAdminRoutes, type DashboardOptions } from './http/admin-routes.js';
+import { registerDemoRoutes, type DemoOptions } from './http/demo-routes.js';
 import { Inbox } from './inbox/inbox.js';
 import { Scheduler, type SchedulerOptions } from './inbox/scheduler.js';
 import { silentLogger, type Logger } from './logger.js';
+import { HeraldMetrics } from './metrics/metrics.js';
+import { MetricsEndpoint } from './metrics/metrics-endpoint.js';
 import { Realtime, type RealtimeOptions } from './realtime/realtime.js';
 import type { InboxStore } from './store/store.js';
 import { WebSocketEndpoint } from './transport/websocket-server.js';
+import { WebhookDispatcher, type WebhookOptions } from './webhooks/dispatcher.js';
 
 /** Everything a node is made of; tests pass their own to run several nodes in one process. */
 export interface HeraldDeps {
@@ -25,6 +31,13 @@ export interface HeraldDeps {
   readonly now?: () => number;
   readonly realtime?: Partial<RealtimeOptions>;
   readonly scheduler?: SchedulerOptions;
+  /** `/dashboard` and the admin API (on unless false); `adminToken` signs in for every app. */
+  readonly dashboard?: DashboardOptions | false;
+  /** The demo inbox at `/demo` and its token endpoint (off unless set). */
+  readonly demo?: boolean | DemoOptions;
+  readonly webhooks?: Partial<WebhookOptions>;
+  /** Serve `/metrics` only on this port (0: any free one) instead of the main port. */
+  readonly metricsPort?: number | null;
 }
 
 /** A running (or ready to run) Herald node. */
@@ -36,6 +49,13 @@ export class HeraldServer {
   readonly logger: Logger;
   readonly store: InboxStore;
   readonly inbox: Inbox;
+  /** The dashboard's counters and console streams; null when the dashboard is off. */
+  readonly admin: AdminMonitor | null;
+  /** Webhooks through the store's outbox; `webhooks.stats` for the metrics. */
+  readonly webhooks: WebhookDispatcher;
+  /** Prometheus metrics of this node (its own registry). */
+  readonly metrics: HeraldMetrics;
+  readonly metricsEndpoint: MetricsEndpoint;
   private readonly scheduler: Scheduler;
   private readonly websocket: WebSocketEndpoint;
   private started = false;
@@ -49,11 +69,25 @@ export class HeraldServer {
     this.store = deps.store;
     this.inbox = new Inbox({ store: this.store, realtime: this.realtime, apps: this.apps, logger: this.logger, now });
     this.scheduler = new Scheduler(this.store, this.inbox, this.logger, now, deps.scheduler);
+    this.webhooks = new WebhookDispatcher({
+      outbox: this.store,
+      apps: this.apps,
+      realtime: this.realtime.events,
+      inbox: this.inbox,
+      logger: this.logger,
+      now,
+      options: deps.webhooks,
+    });
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
     registerPusherRoutes(this.api, this.realtime);
     registerInboxRoutes(this.api, this.inbox, this.apps, now);
     registerSdkRoute(this.api);
+    this.admin = deps.dashboard === false ? null : registerAdminRoutes(this.api, { apps: this.apps, realtime: this.realtime, inbox: this.inbox, now }, deps.dashboard);
+    if (deps.demo) registerDemoRoutes(this.api, { apps: this.apps, inbox: this.inbox, now }, deps.demo === true ? {} : deps.demo);
     registerHealthRoutes(this.api, { cluster: () => adapter.isReady(), store: () => this.store.ping() });
+    this.metrics = new HeraldMetrics({ apps: this.apps, realtime: this.realtime, inbox: this.inbox, api: this.api });
+    this.metricsEndpoint = new MetricsEndpoint(this.metrics, this.api, deps.metricsPort ?? null);
+    this.metrics.watchWebhooks(this.webhooks);
     this.websocket = new WebSocketEndpoint(this.realtime);
     this.http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.api.handle(req, res);
@@ -71,6 +105,7 @@ export class HeraldServer {
       await this.store.migrate();
       await this.realtime.start();
       this.scheduler.start();
+      this.webhooks.start();
       this.started = true;
     }
     await new Promise<void>((resolve, reject) => {
@@ -80,6 +115,7 @@ export class HeraldServer {
         resolve();
       });
     });
+    await this.metricsEndpoint.listen(host);
     return this.address();
   }
 
@@ -88,14 +124,24 @@ export class HeraldServer {
     return this.http.address() as AddressInfo;
   }
 
-  /** Stops accepting, closes sockets with 4200 and stops the HTTP server. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, lets HTTP requests under way finish (at most `drainMs`), closes sockets with
+   * 4200 (waiting at most `drainMs` for their close handshakes) and stops the HTTP server.
+   */
+  async close(drainMs = 5_000): Promise<void> {
     this.websocket.close();
     await this.scheduler.stop();
     const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.admin?.close(); // ends the console streams, which would otherwise hold the drain
+    await this.api.drain(drainMs);
     await this.realtime.shutdown();
+    await this.websocket.closed(drainMs);
     this.http.closeAllConnections();
     await httpClosed;
+    // Last: the sockets closed above emitted their vacated/left events; they go to the outbox too.
+    await this.webhooks.stop();
+    await this.metricsEndpoint.close();
+    this.metrics.stop();
   }
 }
 

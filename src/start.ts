@@ -3,10 +3,11 @@ import type { ClusterAdapter } from './cluster/adapter.js';
 import { RedisAdapter, redisTuningFromEnv } from './cluster/redis-adapter.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createLogger } from './logger.js';
+import { reloadAppsFile } from './ops/reload-apps.js';
 import { createServer, type HeraldServer } from './server.js';
 import { openStore } from './store/open-store.js';
 
-/** Builds, starts and supervises a node until SIGTERM or SIGINT. */
+/** Builds, starts and supervises a node until SIGTERM or SIGINT; SIGHUP reloads the apps file. */
 export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   const logger = createLogger(config.logLevel);
   if (config.usingDefaultCredentials) {
@@ -23,9 +24,14 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
     adapter,
     logger,
     realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections },
+    metricsPort: config.metricsPort,
+    dashboard: { adminToken: config.adminToken },
+    demo: config.demo,
   });
   const address = await server.listen(config.port, config.host);
-  logger.info({ host: address.address, port: address.port, apps: config.apps.map((app) => app.id) }, 'herald is listening');
+  const metricsPort = server.metricsEndpoint.address()?.port ?? address.port;
+  logger.info({ host: address.address, port: address.port, metricsPort, apps: config.apps.map((app) => app.id) }, 'herald is listening');
+  logger.info({ dashboard: '/dashboard', adminToken: config.adminToken !== null, demo: config.demo ? '/demo' : null }, 'dashboard at /dashboard' + (config.demo ? ', demo inbox at /demo' : ''));
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -37,8 +43,9 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
+    // A third of the budget for HTTP requests under way, at most another for close handshakes, the rest to flush.
     server
-      .close()
+      .close(Math.floor(config.shutdownTimeoutMs / 3))
       .then(() => store.close())
       .then(
       () => {
@@ -53,5 +60,13 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (!config.appsFile) {
+      logger.warn('SIGHUP: no apps file to reload (HERALD_APPS_FILE is not set); nothing changed');
+      return;
+    }
+    server.metrics.recordReload(reloadAppsFile(server.apps, server.realtime, config.appsFile, logger));
+  });
   return server;
 }

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { channelKind, channelNameProblem } from '../protocol/channels.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND,
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_CHANNELS_PER_TRIGGER,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_PRESENCE_MEMBERS,
   DEFAULT_MAX_PRESENCE_MEMBER_BYTES,
+  DEFAULT_MAX_READ_REQUESTS_PER_SECOND,
 } from '../protocol/limits.js';
 
 const webhookSchema = z
@@ -39,6 +41,8 @@ export const appFileSchema = z
     max_batch_events: z.number().int().positive().default(DEFAULT_MAX_BATCH_EVENTS),
     client_events: z.boolean().default(false),
     client_event_rate: z.number().positive().default(DEFAULT_CLIENT_EVENT_RATE),
+    max_backend_events_per_second: z.number().positive().nullable().default(DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND),
+    max_read_requests_per_second: z.number().positive().nullable().default(DEFAULT_MAX_READ_REQUESTS_PER_SECOND),
     authorised_connections: z.boolean().default(false),
     subscription_count: z.boolean().default(false),
     max_presence_members: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBERS),
@@ -51,6 +55,7 @@ export const appFileSchema = z
       .default('private-{userId}'),
     inbox_event_name: z.string().min(1).max(200).default('Internal Notification'),
     webhooks: z.array(webhookSchema).default([]),
+    webhook_retry_window_seconds: z.number().positive().default(300),
   })
   .strict();
 
@@ -75,6 +80,10 @@ export interface App {
   readonly clientEvents: boolean;
   /** Client events per second per socket. */
   readonly clientEventRate: number;
+  /** Events per second the backend may publish on /events, /batch_events and /notifications (429 beyond; null: no limit). */
+  readonly maxBackendEventsPerSecond: number | null;
+  /** GET requests per second on the app's HTTP routes (429 beyond; null: no limit). */
+  readonly maxReadRequestsPerSecond: number | null;
   /** Close sockets that neither sign in nor join an authorised channel within 30 s. */
   readonly authorisedConnections: boolean;
   /** Send `pusher:subscription_count` to subscribers when the count changes. */
@@ -86,6 +95,8 @@ export interface App {
   readonly inboxChannelTemplate: string;
   readonly inboxEventName: string;
   readonly webhooks: readonly WebhookConfig[];
+  /** How long a webhook batch is retried (from its creation) before it is parked. */
+  readonly webhookRetryWindowSeconds: number;
 }
 
 /** Converts a validated apps-file entry to an App. */
@@ -102,6 +113,8 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     maxBatchEvents: entry.max_batch_events,
     clientEvents: entry.client_events,
     clientEventRate: entry.client_event_rate,
+    maxBackendEventsPerSecond: entry.max_backend_events_per_second,
+    maxReadRequestsPerSecond: entry.max_read_requests_per_second,
     authorisedConnections: entry.authorised_connections,
     subscriptionCount: entry.subscription_count,
     maxPresenceMembers: entry.max_presence_members,
@@ -110,6 +123,7 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     inboxChannelTemplate: entry.inbox_channel_template,
     inboxEventName: entry.inbox_event_name,
     webhooks: entry.webhooks,
+    webhookRetryWindowSeconds: entry.webhook_retry_window_seconds,
   };
 }
 

@@ -26,6 +26,9 @@ export const SETTINGS = {
   activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: 'Seconds of client silence before a ping (default 120)' },
   maxConnections: { flag: 'max-connections', env: 'HERALD_MAX_CONNECTIONS', type: 'string', help: 'Connections this node accepts before refusing with 4100 (default unlimited)' },
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'HERALD_SHUTDOWN_TIMEOUT', type: 'string', help: 'Seconds a graceful shutdown may take (default 10)' },
+  adminToken: { flag: 'admin-token', env: 'HERALD_ADMIN_TOKEN', type: 'string', help: 'Token (16+ characters) that signs in to /dashboard and the admin API for every app (default: none; app id + secret still work)' },
+  demo: { flag: 'demo', env: 'HERALD_DEMO', type: 'boolean', help: 'Serve the demo inbox at /demo (default: on while the default app credentials are in use)' },
+  metricsPort: { flag: 'metrics-port', env: 'HERALD_METRICS_PORT', type: 'string', help: 'Serve GET /metrics on this port only, same host (default: on the main port)' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -51,6 +54,12 @@ export interface ServerConfig {
   readonly activityTimeoutSeconds: number;
   readonly maxConnections: number | null;
   readonly shutdownTimeoutMs: number;
+  /** Admin token of the dashboard (all apps); null: only app id + secret sign in. */
+  readonly adminToken: string | null;
+  /** Serve the demo inbox at /demo. */
+  readonly demo: boolean;
+  /** Port serving `/metrics` alone; null serves it on the main port. */
+  readonly metricsPort: number | null;
 }
 
 const booleanText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
@@ -86,6 +95,12 @@ const schema = z.object({
   activityTimeout: integerText(1, 3600).default(120),
   maxConnections: integerText(1, 10_000_000).optional(),
   shutdownTimeout: integerText(1, 3600).default(10),
+  adminToken: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  demo: booleanText.optional(),
+  metricsPort: integerText(0, 65535).optional(),
+}).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
+  path: ['metricsPort'],
+  message: 'must differ from the main port (HERALD_PORT / --port)',
 });
 
 /** Reads the settings present in an environment. */
@@ -132,6 +147,9 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     activityTimeoutSeconds: settings.activityTimeout,
     maxConnections: settings.maxConnections ?? null,
     shutdownTimeoutMs: settings.shutdownTimeout * 1000,
+    adminToken: settings.adminToken ?? null,
+    demo: settings.demo ?? apps.some((app) => app.secret === DEFAULT_APP.secret),
+    metricsPort: settings.metricsPort ?? null,
   };
 }
 

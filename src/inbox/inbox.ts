@@ -11,6 +11,15 @@ export const OPENED_EVENT = 'herald:notifications_opened';
 /** Event sent on a user's channel when a notification is deleted: `{ id, unread, total, last_seq }`. */
 export const DELETED_EVENT = 'herald:notification_deleted';
 
+/** A change a user made to their inbox, reported to listeners (webhooks) after it is stored. */
+export type InboxEvent =
+  | { readonly type: 'notification_opened'; readonly app: App; readonly userId: string; readonly ids: readonly string[]; readonly all: boolean }
+  | { readonly type: 'notification_action'; readonly app: App; readonly userId: string; readonly id: string; readonly buttonId: string }
+  | { readonly type: 'notification_deleted'; readonly app: App; readonly userId: string; readonly id: string };
+
+/** Called synchronously with each inbox event. */
+export type InboxListener = (event: InboxEvent) => void;
+
 export interface InboxDeps {
   readonly store: InboxStore;
   readonly realtime: Realtime;
@@ -33,7 +42,17 @@ export interface InboxCounters {
 export class Inbox {
   readonly counters: InboxCounters = { pushes: 0, notifications: 0, deliveries: 0 };
 
+  private listeners: InboxListener[] = [];
+
   constructor(private readonly deps: InboxDeps) {}
+
+  /** Adds a listener of inbox events; returns a function that removes it. */
+  listen(listener: InboxListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
 
   get store(): InboxStore {
     return this.deps.store;
@@ -94,19 +113,36 @@ export class Inbox {
         opened_at: openedAt.toISOString(),
       });
     }
+    if (result.opened.length > 0) this.emit({ type: 'notification_opened', app, userId, ids: result.opened, all: ids === 'all' });
     return result;
   }
 
   /** Deletes a notification; tells every device. Returns null when there was none. */
   async delete(app: App, userId: string, id: string): Promise<Counts | null> {
     const counts = await this.deps.store.delete(app.id, userId, id);
-    if (counts) this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq });
+    if (counts) {
+      this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq });
+      this.emit({ type: 'notification_deleted', app, userId, id });
+    }
     return counts;
   }
 
-  /** Records a button press. */
-  recordAction(app: App, userId: string, id: string, buttonId: string): Promise<boolean> {
-    return this.deps.store.recordAction(app.id, userId, id, buttonId, new Date(this.deps.now()));
+  /** Records a button press (and reports it to listeners). */
+  async recordAction(app: App, userId: string, id: string, buttonId: string): Promise<boolean> {
+    const recorded = await this.deps.store.recordAction(app.id, userId, id, buttonId, new Date(this.deps.now()));
+    if (recorded) this.emit({ type: 'notification_action', app, userId, id, buttonId });
+    return recorded;
+  }
+
+  /** A listener's exception is logged, never propagated to the request that caused the event. */
+  private emit(event: InboxEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'inbox event listener failed');
+      }
+    }
   }
 
   private publishState(app: App, userId: string, event: string, data: unknown): void {

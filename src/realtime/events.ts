@@ -15,7 +15,9 @@ export type RealtimeEvent =
   | { readonly type: 'subscription_count'; readonly app: App; readonly channel: string; readonly count: number }
   | { readonly type: 'connection_opened'; readonly app: App; readonly socketId: string }
   | { readonly type: 'connection_closed'; readonly app: App; readonly socketId: string }
-  | { readonly type: 'connection_refused'; readonly appKey: string; readonly code: number };
+  | { readonly type: 'connection_refused'; readonly appKey: string; readonly code: number }
+  /** An event published on this node (HTTP trigger, inbox delivery); emitted only while someone listens. */
+  | { readonly type: 'event_published'; readonly app: App; readonly channel: string; readonly event: string; readonly data: unknown };
 
 export type RealtimeListener = (event: RealtimeEvent) => void;
 

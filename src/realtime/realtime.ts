@@ -9,6 +9,7 @@ import { encodeEvent, errorMessage, memberAdded, memberRemoved, subscriptionCoun
 import { AppHub } from './app-hub.js';
 import { RealtimeEvents } from './events.js';
 import { Connection } from './connection.js';
+import { TrafficCounters } from './traffic.js';
 import { outbound, type Transport } from './transport.js';
 
 /** Tunables of the realtime core; tests shorten the timers. */
@@ -54,6 +55,8 @@ export class Realtime {
   readonly options: RealtimeOptions;
   /** Occupied/vacated, members, client events, connections: for webhooks, metrics and the dashboard. */
   readonly events: RealtimeEvents;
+  /** Messages and bytes in and out of this node's sockets, counted by the transport. */
+  readonly traffic = new TrafficCounters();
   private readonly hubs = new Map<string, AppHub>();
   private connectionCount = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -144,6 +147,7 @@ export class Realtime {
     const frame = encodeEvent(event, data, channel, userId);
     this.hub(app).deliver(channel, frame, exceptSocketId);
     this.adapter.send({ v: 1, type: 'publish', appId: app.id, channel, frame, exceptSocketId });
+    if (this.events.active) this.events.emit({ type: 'event_published', app, channel, event, data });
     if (channelKind(channel).cache) {
       this.adapter
         .cacheSet(app.id, channel, { event, data }, CACHE_TTL_SECONDS * 1000)

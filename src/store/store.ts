@@ -96,8 +96,8 @@ export interface Counts {
   readonly lastSeq: number;
 }
 
-/** The durable inbox store. */
-export interface InboxStore {
+/** The durable inbox store (which also keeps the webhook outbox, in the same database). */
+export interface InboxStore extends WebhookOutbox {
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   /** Whether the database answers (for `/ready`). */
@@ -136,4 +136,62 @@ export class DuplicateNotificationError extends Error {
     super(`notification id "${notificationId}" already exists for one of the users`);
     this.name = 'DuplicateNotificationError';
   }
+}
+
+/** A batch of webhook events to store in the outbox. */
+export interface NewWebhookBatch {
+  readonly appId: string;
+  /** The webhook target (its URL): batches of one app and target are delivered in creation order. */
+  readonly target: string;
+  /** The exact JSON body to POST; it is signed as stored. */
+  readonly body: string;
+  readonly createdAt: Date;
+  /** When the first attempt may be made. */
+  readonly nextAttemptAt: Date;
+}
+
+/** A batch claimed from the outbox. */
+export interface WebhookBatch extends NewWebhookBatch {
+  readonly id: number;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** Proof of this claim, needed to reschedule or park the batch. */
+  readonly lease: string;
+}
+
+/** Pending (waiting or being sent) and parked batches. */
+export interface WebhookCounts {
+  readonly pending: number;
+  readonly parked: number;
+}
+
+/**
+ * The durable webhook outbox: batches are written before they are sent and removed once delivered,
+ * so delivery is at-least-once across restarts and crashes.
+ *
+ * Contract every implementation keeps:
+ * - Ids grow in commit order, across every node sharing the database.
+ * - A claim only returns the oldest unparked batch of each (app, target), and only when it is due
+ *   and not leased: batch n+1 of a target is never handed out while batch n waits or is being sent.
+ * - A claim is a lease until `leaseUntil`; concurrent claimers (nodes) never get the same batch
+ *   while the lease holds, and a batch whose lease ran out (its sender crashed) is claimed again.
+ * - Parked batches stay stored for inspection but are never claimed again.
+ */
+export interface WebhookOutbox {
+  /** Stores batches durably, in the given order (which becomes their delivery order per target). */
+  enqueueWebhooks(batches: readonly NewWebhookBatch[]): Promise<void>;
+  /** Leases up to `limit` due batches until `leaseUntil`, oldest first. */
+  claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]>;
+  /** Removes a delivered batch. */
+  completeWebhook(id: number): Promise<void>;
+  /**
+   * Ends a claim without delivery: the batch is due again at `nextAttemptAt`, with `attempts` and
+   * `lastError` recorded. Returns false (and changes nothing) when the lease is no longer held.
+   */
+  rescheduleWebhook(id: number, lease: string, nextAttemptAt: Date, attempts: number, lastError: string | null): Promise<boolean>;
+  /** Gives up on a claimed batch: kept and counted as parked, never claimed again. False when the lease is no longer held. */
+  parkWebhook(id: number, lease: string, attempts: number, lastError: string, now: Date): Promise<boolean>;
+  /** Pending and parked batches of one app, or of all apps. */
+  countWebhooks(appId?: string): Promise<WebhookCounts>;
 }

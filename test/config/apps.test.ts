@@ -41,6 +41,8 @@ describe('parseAppsFile: defaults', () => {
       maxBatchEvents: DEFAULT_MAX_BATCH_EVENTS,
       clientEvents: false,
       clientEventRate: DEFAULT_CLIENT_EVENT_RATE,
+      maxBackendEventsPerSecond: 1000,
+      maxReadRequestsPerSecond: 1000,
       authorisedConnections: false,
       subscriptionCount: false,
       maxPresenceMembers: DEFAULT_MAX_PRESENCE_MEMBERS,
@@ -49,6 +51,7 @@ describe('parseAppsFile: defaults', () => {
       inboxChannelTemplate: 'private-{userId}',
       inboxEventName: 'Internal Notification',
       webhooks: [],
+      webhookRetryWindowSeconds: 300,
     } satisfies App);
   });
 
@@ -74,6 +77,8 @@ describe('parseAppsFile: defaults', () => {
         max_batch_events: 3,
         client_events: true,
         client_event_rate: 2.5,
+        max_backend_events_per_second: 50,
+        max_read_requests_per_second: null,
         authorised_connections: true,
         subscription_count: true,
         max_presence_members: 7,
@@ -89,6 +94,7 @@ describe('parseAppsFile: defaults', () => {
             headers: { 'x-token': 't' },
           },
         ],
+        webhook_retry_window_seconds: 60,
       }),
       FILE,
     );
@@ -104,6 +110,8 @@ describe('parseAppsFile: defaults', () => {
       maxBatchEvents: 3,
       clientEvents: true,
       clientEventRate: 2.5,
+      maxBackendEventsPerSecond: 50,
+      maxReadRequestsPerSecond: null,
       authorisedConnections: true,
       subscriptionCount: true,
       maxPresenceMembers: 7,
@@ -114,6 +122,7 @@ describe('parseAppsFile: defaults', () => {
       webhooks: [
         { url: 'https://example.com/hook', events: ['channel_occupied'], filter: { channel_name_starts_with: 'private-' }, headers: { 'x-token': 't' } },
       ],
+      webhookRetryWindowSeconds: 60,
     } satisfies App);
   });
 

@@ -104,7 +104,7 @@ if (url === undefined || url === '') {
           tables: (await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows,
         }));
         assert.deepEqual(rows.map((r) => [r.version, r.name]), migrations.map((m) => [m.version, m.name]));
-        assert.deepEqual(tables.map((t) => t.table_name), ['button_actions', 'idempotency_keys', 'notifications', 'schema_migrations', 'user_cursors']);
+        assert.deepEqual(tables.map((t) => t.table_name), ['button_actions', 'idempotency_keys', 'notifications', 'schema_migrations', 'user_cursors', 'webhook_outbox']);
         assert.deepEqual(await Promise.all(nodes.map((node) => node.ping())), [true, true, true]);
       } finally {
         await Promise.all(nodes.map((node) => node.close()));
@@ -260,6 +260,44 @@ if (url === undefined || url === '') {
         await client.query('COMMIT');
         assert.equal(await press, false);
       });
+    });
+
+    it('webhook outbox: 3 nodes enqueue and claim at once; each batch is sent once, in creation order per target', async () => {
+      const app = newApp();
+      const targets = ['t0', 't1', 't2', 't3'];
+      const perNode = 15;
+      // Each node writes its own numbered batches, one enqueue per batch, all targets in turn.
+      await Promise.all(
+        nodes.map(async (node, n) => {
+          for (let k = 0; k < perNode; k++) {
+            await node.enqueueWebhooks([{ appId: app, target: targets[k % targets.length], body: `${n}:${k}`, createdAt: T0, nextAttemptAt: T0 }]);
+          }
+        }),
+      );
+      const sent = new Map<string, string[]>();
+      const ids = new Set<number>();
+      // Every node claims and completes in a loop, like three dispatchers sharing one database.
+      await Promise.all(
+        nodes.map(async (node) => {
+          for (let round = 0; round < 5000 && ids.size < nodes.length * perNode; round++) {
+            const claimed = (await node.claimWebhooks(T0, new Date(T0.getTime() + HOUR), 3)).filter((b) => b.appId === app);
+            for (const batch of claimed) {
+              assert.equal(ids.has(batch.id), false, `batch ${batch.id} handed out twice`);
+              ids.add(batch.id);
+              sent.set(batch.target, [...(sent.get(batch.target) ?? []), batch.body]);
+              await node.completeWebhook(batch.id);
+            }
+          }
+        }),
+      );
+      assert.equal(ids.size, nodes.length * perNode);
+      for (const [target, bodies] of sent) {
+        for (let n = 0; n < nodes.length; n++) {
+          const mine = bodies.filter((b) => b.startsWith(`${n}:`)).map((b) => Number(b.split(':')[1]));
+          assert.deepEqual(mine, [...mine].sort((a, b) => a - b), `node ${n}'s batches to ${target} in creation order`);
+        }
+      }
+      assert.deepEqual(await nodes[0].countWebhooks(app), { pending: 0, parked: 0 });
     });
   });
 }

@@ -2,7 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DuplicateNotificationError, type InboxStore, type NotificationInput, type StoredNotification } from '../../src/store/store.js';
+import {
+  DuplicateNotificationError,
+  type InboxStore,
+  type NewWebhookBatch,
+  type NotificationInput,
+  type StoredNotification,
+  type WebhookBatch,
+} from '../../src/store/store.js';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const HOUR = 60 * 60 * 1000;
@@ -321,5 +328,139 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       assert.equal(await store.ping(), true);
     });
 
+    describe('WebhookOutbox', () => {
+      const W0 = new Date('2031-01-01T00:00:00.000Z').getTime();
+      const FAR = new Date('2100-01-01T00:00:00.000Z');
+      const LEASE = 60_000;
+      const w = (ms: number) => new Date(W0 + ms);
+
+      function batch(appId: string, target: string, body: string, createdMs = 0, dueMs = createdMs): NewWebhookBatch {
+        return { appId, target, body, createdAt: w(createdMs), nextAttemptAt: w(dueMs) };
+      }
+
+      /** Claims at `nowMs` (leased for LEASE) and returns the claimed batches of `appId`. */
+      async function claimMine(appId: string, nowMs: number, limit = 1000): Promise<WebhookBatch[]> {
+        return (await store.claimWebhooks(w(nowMs), w(nowMs + LEASE), limit)).filter((b) => b.appId === appId);
+      }
+
+      const bodies = (list: readonly WebhookBatch[]) => list.map((b) => b.body);
+
+      /** Completes everything still pending (claimable far in the future), so later tests start from an empty outbox. */
+      async function drain(): Promise<void> {
+        for (let round = 0; round < 1000; round++) {
+          const claimed = await store.claimWebhooks(FAR, new Date(FAR.getTime() + LEASE), 1000);
+          if (claimed.length === 0) return;
+          for (const b of claimed) await store.completeWebhook(b.id);
+        }
+        throw new Error('the outbox did not drain');
+      }
+
+      after(drain);
+
+      it('stores batches, claims the due ones with every field, and completes them', async () => {
+        const app = newApp();
+        await store.enqueueWebhooks([batch(app, 'https://a.example/hook', '{"n":1}', 0, 10), batch(app, 'https://b.example/hook', '{"n":2}', 5, 10)]);
+        assert.deepEqual(await store.countWebhooks(app), { pending: 2, parked: 0 });
+        assert.deepEqual(await claimMine(app, 9), [], 'not due yet');
+        const claimed = await claimMine(app, 10);
+        assert.equal(claimed.length, 2);
+        assert.ok(claimed[0].id < claimed[1].id);
+        assert.equal(typeof claimed[0].lease, 'string');
+        assert.deepEqual(
+          claimed.map(({ id: _id, lease: _lease, ...rest }) => rest),
+          [
+            { appId: app, target: 'https://a.example/hook', body: '{"n":1}', createdAt: w(0), nextAttemptAt: w(10), attempts: 0, lastError: null },
+            { appId: app, target: 'https://b.example/hook', body: '{"n":2}', createdAt: w(5), nextAttemptAt: w(10), attempts: 0, lastError: null },
+          ],
+        );
+        assert.deepEqual(await claimMine(app, 10), [], 'leased batches are not handed out again');
+        for (const b of claimed) await store.completeWebhook(b.id);
+        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 0 });
+        assert.deepEqual(await claimMine(app, LEASE * 10), [], 'completed batches are gone');
+        await store.enqueueWebhooks([]);
+      });
+
+      it('hands out the batches of one target one at a time, in creation order', async () => {
+        const app = newApp();
+        const a = 'https://a.example/hook';
+        await store.enqueueWebhooks([batch(app, a, 'a1'), batch(app, a, 'a2'), batch(app, 'https://b.example/hook', 'b1'), batch(app, a, 'a3')]);
+        await store.enqueueWebhooks([batch(app, a, 'a4')]);
+        const first = await claimMine(app, 0);
+        assert.deepEqual(bodies(first), ['a1', 'b1']);
+        const other = newApp();
+        await store.enqueueWebhooks([batch(other, a, 'other-a1')]);
+        assert.deepEqual(bodies(await claimMine(other, 0)), ['other-a1'], 'targets are per app');
+        assert.deepEqual(await claimMine(app, 0), [], 'a2 waits while a1 is being sent');
+        await store.completeWebhook(first[0].id);
+        const second = await claimMine(app, 1);
+        assert.deepEqual(bodies(second), ['a2']);
+        assert.equal(await store.rescheduleWebhook(second[0].id, second[0].lease, w(100), 1, 'HTTP 500'), true);
+        assert.deepEqual(await claimMine(app, 50), [], 'a3 waits while a2 is retrying');
+        const retried = await claimMine(app, 100);
+        assert.deepEqual(retried.map((b) => [b.body, b.attempts, b.lastError, b.nextAttemptAt]), [['a2', 1, 'HTTP 500', w(100)]]);
+        assert.equal(await store.parkWebhook(retried[0].id, retried[0].lease, 2, 'HTTP 503', w(100)), true);
+        const third = await claimMine(app, 100);
+        assert.deepEqual(bodies(third), ['a3'], 'parking a batch lets the next one of its target go');
+        await store.completeWebhook(third[0].id);
+        assert.deepEqual(bodies(await claimMine(app, 100)), ['a4']);
+        assert.deepEqual(await store.countWebhooks(app), { pending: 2, parked: 1 }, 'a4 and b1 are still leased, a2 parked');
+        await drain();
+      });
+
+      it('claims a batch again once its lease ran out; a stale lease cannot reschedule or park it', async () => {
+        const app = newApp();
+        await store.enqueueWebhooks([batch(app, 't', 'x')]);
+        const [first] = await claimMine(app, 0);
+        assert.deepEqual(await claimMine(app, LEASE - 1), []);
+        const [second] = await claimMine(app, LEASE);
+        assert.equal(second.id, first.id);
+        assert.notEqual(second.lease, first.lease);
+        assert.equal(await store.rescheduleWebhook(first.id, first.lease, w(0), 1, 'late'), false);
+        assert.equal(await store.parkWebhook(first.id, first.lease, 1, 'late', w(0)), false);
+        assert.equal(await store.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'timeout'), true);
+        assert.equal(await store.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'twice'), false, 'a lease ends with its reschedule');
+        const [third] = await claimMine(app, LEASE + 10);
+        assert.deepEqual([third.body, third.attempts, third.lastError], ['x', 1, 'timeout']);
+        await store.completeWebhook(third.id);
+        await store.completeWebhook(third.id);
+        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 0 });
+      });
+
+      it('keeps parked batches, counts them per app and in total, and never claims them', async () => {
+        const app = newApp();
+        const before = await store.countWebhooks();
+        await store.enqueueWebhooks([batch(app, 't1', 'p1'), batch(app, 't2', 'p2'), batch(app, 't3', 'p3')]);
+        const claimed = await claimMine(app, 0);
+        assert.deepEqual(bodies(claimed), ['p1', 'p2', 'p3']);
+        for (const b of claimed.slice(0, 2)) assert.equal(await store.parkWebhook(b.id, b.lease, 7, 'gave up', w(0)), true);
+        assert.equal(await store.rescheduleWebhook(claimed[0].id, claimed[0].lease, w(0), 8, 'parked'), false, 'a parked batch stays parked');
+        assert.deepEqual(await store.countWebhooks(app), { pending: 1, parked: 2 });
+        const total = await store.countWebhooks();
+        assert.deepEqual(total, { pending: before.pending + 1, parked: before.parked + 2 });
+        assert.deepEqual(bodies(await claimMine(app, LEASE * 100)), ['p3'], 'after every lease ran out, only the unparked batch comes back');
+        await drain();
+        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 2 });
+      });
+
+      it('claims at most limit batches, oldest first', async () => {
+        const app = newApp();
+        await store.enqueueWebhooks(Array.from({ length: 5 }, (_, i) => batch(app, `t${i}`, `l${i}`)));
+        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l0', 'l1']);
+        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l2', 'l3']);
+        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l4']);
+        assert.deepEqual(await store.claimWebhooks(w(0), w(LEASE), 0), []);
+        await drain();
+      });
+
+      it('never hands one batch to two concurrent claims', async () => {
+        const app = newApp();
+        await store.enqueueWebhooks(Array.from({ length: 20 }, (_, i) => batch(app, `t${i}`, `c${i}`)));
+        const claims = await Promise.all(Array.from({ length: 8 }, () => claimMine(app, 0, 4)));
+        const ids = claims.flat().map((b) => b.id);
+        assert.equal(new Set(ids).size, ids.length, 'no batch claimed twice');
+        assert.equal(ids.length, 20);
+        await drain();
+      });
+    });
   });
 }

@@ -72,6 +72,28 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX button_actions_notification ON button_actions (app_id, user_id, notification_id);
     `,
   },
+  {
+    version: 2,
+    name: 'webhook_outbox',
+    // Parked rows stay, out of the claim index. Identity ids are never reused.
+    sql: `
+      CREATE TABLE webhook_outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        target text COLLATE "C" NOT NULL,
+        body text NOT NULL,
+        created_at_ms bigint NOT NULL,
+        next_attempt_ms bigint NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        lease_token text,
+        lease_until_ms bigint,
+        parked_at_ms bigint
+      );
+      CREATE INDEX webhook_outbox_target ON webhook_outbox (app_id, target, id) WHERE parked_at_ms IS NULL;
+      CREATE INDEX webhook_outbox_parked ON webhook_outbox (app_id) WHERE parked_at_ms IS NOT NULL;
+    `,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

@@ -10,8 +10,12 @@ import {
   type PushedRow,
   type PushResult,
   type StoredNotification,
+  type NewWebhookBatch,
+  type WebhookBatch,
+  type WebhookCounts,
 } from '../store.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
+import { PostgresWebhookOutbox } from './webhook-outbox.js';
 import {
   SQL,
   compareText,
@@ -63,11 +67,14 @@ function toCounts(row: CountsRow): Counts {
  */
 export class PostgresStore implements InboxStore {
   private closing: Promise<void> | null = null;
+  private readonly outbox: PostgresWebhookOutbox;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string | null,
-  ) {}
+  ) {
+    this.outbox = new PostgresWebhookOutbox(pool, (work) => this.transaction(work), schema);
+  }
 
   /** Creates the pool for `url` (no connection is made until first use). */
   static connect(url: string, options: PostgresStoreOptions = {}): PostgresStore {
@@ -300,6 +307,30 @@ export class PostgresStore implements InboxStore {
 
   async pruneIdempotencyKeys(before: Date): Promise<void> {
     await this.pool.query(SQL.pruneKeys, [before.getTime()]);
+  }
+
+  enqueueWebhooks(batches: readonly NewWebhookBatch[]): Promise<void> {
+    return this.outbox.enqueueWebhooks(batches);
+  }
+
+  claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]> {
+    return this.outbox.claimWebhooks(now, leaseUntil, limit);
+  }
+
+  completeWebhook(id: number): Promise<void> {
+    return this.outbox.completeWebhook(id);
+  }
+
+  rescheduleWebhook(id: number, lease: string, nextAttemptAt: Date, attempts: number, lastError: string | null): Promise<boolean> {
+    return this.outbox.rescheduleWebhook(id, lease, nextAttemptAt, attempts, lastError);
+  }
+
+  parkWebhook(id: number, lease: string, attempts: number, lastError: string, now: Date): Promise<boolean> {
+    return this.outbox.parkWebhook(id, lease, attempts, lastError, now);
+  }
+
+  countWebhooks(appId?: string): Promise<WebhookCounts> {
+    return this.outbox.countWebhooks(appId);
   }
 }
 

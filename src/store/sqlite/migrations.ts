@@ -66,6 +66,29 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX button_actions_notification ON button_actions (app_id, user_id, notification_id);
     `,
   },
+  {
+    version: 2,
+    name: 'webhook_outbox',
+    // AUTOINCREMENT: a delivered (deleted) batch's id is never reused, so a late answer about it
+    // can never complete a newer batch. Parked rows stay, out of both partial indexes.
+    sql: `
+      CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        lease_token TEXT,
+        lease_until_ms INTEGER,
+        parked_at_ms INTEGER
+      ) STRICT;
+      CREATE INDEX webhook_outbox_target ON webhook_outbox (app_id, target, id) WHERE parked_at_ms IS NULL;
+      CREATE INDEX webhook_outbox_parked ON webhook_outbox (app_id) WHERE parked_at_ms IS NOT NULL;
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded, all in one immediate transaction; returns the versions applied. */
