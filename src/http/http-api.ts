@@ -72,11 +72,6 @@ export class HttpApi {
     this.observer = observer;
   }
 
-  /** Requests received and not yet answered. */
-  get pending(): number {
-    return this.inFlight;
-  }
-
   /**
    * Lets the requests under way finish, at most `timeoutMs`: from now on every response closes its
    * connection, so keep-alive clients move to another node. Call after the server stopped listening.
@@ -172,6 +167,8 @@ function corsHeaders(req: IncomingMessage): Record<string, string> {
     'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
     'access-control-allow-headers': 'authorization, content-type, x-request-id',
     'access-control-max-age': '600',
+    // So a page can read how long a 429 asks it to wait, and quote the request id.
+    'access-control-expose-headers': 'retry-after, x-request-id',
     vary: 'origin',
   };
 }

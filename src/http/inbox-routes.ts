@@ -22,15 +22,17 @@ const PUSH_BODY_LIMIT = 4 * 1024 * 1024;
 export function registerInboxRoutes(api: HttpApi, inbox: Inbox, apps: AppRegistry, now: () => number): void {
   const anyCaller = { auth: async (ctx: RequestContext) => void (await authenticateCaller(ctx, apps, now())), bodyLimit: PUSH_BODY_LIMIT };
   const forUser = { auth: (ctx: RequestContext) => authenticateForUser(ctx, apps, now()) };
+  const readForUser = { ...forUser, limit: 'reads' } as const;
   const userOnly = { auth: async (ctx: RequestContext) => void (await authenticateUser(ctx, apps, now())) };
 
   const base = '/apps/:appId/users/:userId/notifications';
   api
-    .route('POST', '/apps/:appId/notifications', (ctx) => pushNotifications(ctx, inbox), anyCaller)
-    .route('GET', base, (ctx) => listNotifications(ctx, inbox), forUser)
-    .route('GET', `${base}/count`, (ctx) => countNotifications(ctx, inbox), forUser)
+    // A push is one backend event however many users it addresses (at most 10,000, bounded by the body).
+    .route('POST', '/apps/:appId/notifications', (ctx) => pushNotifications(ctx, inbox), { ...anyCaller, limit: 'events' })
+    .route('GET', base, (ctx) => listNotifications(ctx, inbox), readForUser)
+    .route('GET', `${base}/count`, (ctx) => countNotifications(ctx, inbox), readForUser)
     .route('POST', `${base}/open`, (ctx) => openNotifications(ctx, inbox), forUser)
-    .route('GET', `${base}/:id`, (ctx) => getNotification(ctx, inbox), forUser)
+    .route('GET', `${base}/:id`, (ctx) => getNotification(ctx, inbox), readForUser)
     .route('DELETE', `${base}/:id`, (ctx) => deleteNotification(ctx, inbox), forUser)
     .route('POST', `${base}/:id/actions/:buttonId`, (ctx) => pressButton(ctx, inbox), forUser)
     .route('POST', '/apps/:appId/auth', (ctx) => authorizeChannel(ctx, userClaims(ctx)), userOnly)

@@ -12,6 +12,10 @@ export const DEFAULT_MAX_CHANNELS_PER_TRIGGER = 100;
 export const DEFAULT_MAX_BATCH_EVENTS = 10;
 /** Default client events per second per socket. */
 export const DEFAULT_CLIENT_EVENT_RATE = 10;
+/** Default events per second an app's backend may publish over HTTP (per node). */
+export const DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND = 1000;
+/** Default HTTP read (GET) requests per second of an app (per node). */
+export const DEFAULT_MAX_READ_REQUESTS_PER_SECOND = 1000;
 /** Default members per presence channel. */
 export const DEFAULT_MAX_PRESENCE_MEMBERS = 100;
 /** Default bytes of one presence member's `user_info`. */

@@ -21,6 +21,10 @@ export class WebSocketEndpoint {
     clientTracking: false,
   });
 
+  /** Sockets accepted and not yet closed (the close handshake done or the socket cut). */
+  private openSockets = 0;
+  private allClosed: (() => void) | null = null;
+
   constructor(private readonly realtime: Realtime) {}
 
   /** Handles an HTTP upgrade request; anything but `/app/{key}` is refused with 404. */
@@ -46,6 +50,8 @@ export class WebSocketEndpoint {
 
   private accept(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     ws.on('error', ignoreSocketError);
+    this.openSockets++;
+    ws.once('close', this.socketClosed);
     // This runs inside the HTTP server's 'upgrade' event: a throw here would end the process.
     try {
       this.open(ws, req, key, protocol);
@@ -56,7 +62,7 @@ export class WebSocketEndpoint {
   }
 
   private open(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
-    const transport = new WsTransport(ws, req.socket.remoteAddress);
+    const transport = new WsTransport(ws, req.socket.remoteAddress, this.realtime.traffic);
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       transport.send(outbound(errorMessage(ErrorCode.UnsupportedProtocol, `Unsupported protocol version ${protocol}: use 7`)));
       transport.close(ErrorCode.UnsupportedProtocol, 'Unsupported protocol version');
@@ -70,6 +76,33 @@ export class WebSocketEndpoint {
   close(): void {
     this.wss.close();
   }
+
+  /**
+   * Resolves once every socket is closed, at most `timeoutMs`: a process that exits earlier could
+   * drop close frames still queued behind other data, and clients would see 1006 instead of 4200.
+   */
+  closed(timeoutMs: number): Promise<void> {
+    if (this.openSockets === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      timer.unref();
+      function finish(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.allClosed = finish;
+    });
+  }
+
+  // One shared listener for every socket (no closure per connection).
+  private readonly socketClosed = (): void => {
+    this.openSockets--;
+    if (this.openSockets === 0 && this.allClosed) {
+      const allClosed = this.allClosed;
+      this.allClosed = null;
+      allClosed();
+    }
+  };
 }
 
 // Peers that vanish mid-frame raise ECONNRESET and friends: nothing to do but let them go.

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import * as wsModule from 'ws';
 import { WebSocket, type RawData } from 'ws';
 import type { Connection } from '../realtime/connection.js';
+import type { TrafficCounters } from '../realtime/traffic.js';
 import type { OutboundMessage, Transport } from '../realtime/transport.js';
 
 // `Sender` is exported by ws's ES module entry but missing from @types/ws.
@@ -24,7 +25,11 @@ export class WsTransport implements Transport {
   readonly remoteAddress: string;
   private readonly socket: Socket | undefined;
 
-  constructor(private readonly ws: WebSocket, remoteAddress: string | undefined) {
+  constructor(
+    private readonly ws: WebSocket,
+    remoteAddress: string | undefined,
+    private readonly traffic: TrafficCounters,
+  ) {
     this.remoteAddress = remoteAddress ?? '';
     this.socket = (ws as unknown as { _socket?: Socket })._socket;
   }
@@ -32,6 +37,8 @@ export class WsTransport implements Transport {
   send(message: OutboundMessage): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const wire = (message.wire ??= frameText(message.text)) as Buffer;
+    this.traffic.messagesOut++;
+    this.traffic.bytesOut += wire.length;
     if (this.socket && !this.socket.destroyed) this.socket.write(wire);
     else this.ws.send(message.text);
   }
@@ -90,6 +97,9 @@ export function bindConnection(ws: WebSocket, connection: Connection): void {
 function onMessage(this: TaggedSocket, data: RawData, isBinary: boolean): void {
   const connection = this[kConnection];
   if (!connection) return;
+  const traffic = connection.realtime.traffic;
+  traffic.messagesIn++;
+  traffic.bytesIn += Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
   if (isBinary) {
     connection.touch();
     connection.sendError(null, 'Binary frames are not supported: send JSON text frames');

@@ -26,6 +26,8 @@ export interface SignedRequest {
   readonly secret?: string;
   /** Sends to this app id instead (the signature is still made for it). */
   readonly appId?: string;
+  /** Gives up after this long (default 5 s). */
+  readonly timeoutMs?: number;
 }
 
 /** A response: status and the parsed JSON body (or null). */
@@ -33,6 +35,7 @@ export interface ApiResponse {
   readonly status: number;
   readonly body: Record<string, unknown> | null;
   readonly text: string;
+  readonly headers: Headers;
 }
 
 /** Sends a request signed the Pusher way. */
@@ -57,7 +60,7 @@ export async function signedRequest(baseUrl: string, app: Credentials, request: 
     .sort()
     .map((key) => `${key}=${encodeURIComponent(params[key])}`)
     .join('&');
-  return send(`${baseUrl}${path}?${encoded}&auth_signature=${signature}`, request.method, request.body);
+  return send(`${baseUrl}${path}?${encoded}&auth_signature=${signature}`, request.method, request.body, request.timeoutMs);
 }
 
 /** Sends an unsigned request. */
@@ -65,12 +68,12 @@ export function plainRequest(url: string, method = 'GET', body?: string): Promis
   return send(url, method, body);
 }
 
-async function send(url: string, method: string, body?: string): Promise<ApiResponse> {
+async function send(url: string, method: string, body?: string, timeoutMs = 5_000): Promise<ApiResponse> {
   const response = await fetch(url, {
     method,
     body,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    signal: AbortSignal.timeout(5_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   let json: Record<string, unknown> | null = null;
@@ -79,7 +82,7 @@ async function send(url: string, method: string, body?: string): Promise<ApiResp
   } catch {
     json = null;
   }
-  return { status: response.status, body: json, text };
+  return { status: response.status, body: json, text, headers: response.headers };
 }
 
 /** The status and body of a rejected `pusher` SDK call (a RequestError). */
