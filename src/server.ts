@@ -70,7 +70,7 @@ export class HeraldServer {
     this.inbox = new Inbox({ store: this.store, realtime: this.realtime, apps: this.apps, logger: this.logger, now });
     this.scheduler = new Scheduler(this.store, this.inbox, this.logger, now, deps.scheduler);
     this.webhooks = new WebhookDispatcher({
-      outbox: this.store,
+      outbox: this.store.outbox,
       apps: this.apps,
       realtime: this.realtime.events,
       inbox: this.inbox,

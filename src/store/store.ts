@@ -97,7 +97,10 @@ export interface Counts {
 }
 
 /** The durable inbox store (which also keeps the webhook outbox, in the same database). */
-export interface InboxStore extends WebhookOutbox {
+export interface InboxStore {
+  /** The durable webhook outbox kept in the same database. */
+  readonly outbox: WebhookOutbox;
+
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   /** Whether the database answers (for `/ready`). */

@@ -270,7 +270,7 @@ if (url === undefined || url === '') {
       await Promise.all(
         nodes.map(async (node, n) => {
           for (let k = 0; k < perNode; k++) {
-            await node.enqueueWebhooks([{ appId: app, target: targets[k % targets.length], body: `${n}:${k}`, createdAt: T0, nextAttemptAt: T0 }]);
+            await node.outbox.enqueueWebhooks([{ appId: app, target: targets[k % targets.length], body: `${n}:${k}`, createdAt: T0, nextAttemptAt: T0 }]);
           }
         }),
       );
@@ -280,12 +280,12 @@ if (url === undefined || url === '') {
       await Promise.all(
         nodes.map(async (node) => {
           for (let round = 0; round < 5000 && ids.size < nodes.length * perNode; round++) {
-            const claimed = (await node.claimWebhooks(T0, new Date(T0.getTime() + HOUR), 3)).filter((b) => b.appId === app);
+            const claimed = (await node.outbox.claimWebhooks(T0, new Date(T0.getTime() + HOUR), 3)).filter((b) => b.appId === app);
             for (const batch of claimed) {
               assert.equal(ids.has(batch.id), false, `batch ${batch.id} handed out twice`);
               ids.add(batch.id);
               sent.set(batch.target, [...(sent.get(batch.target) ?? []), batch.body]);
-              await node.completeWebhook(batch.id);
+              await node.outbox.completeWebhook(batch.id);
             }
           }
         }),
@@ -297,7 +297,7 @@ if (url === undefined || url === '') {
           assert.deepEqual(mine, [...mine].sort((a, b) => a - b), `node ${n}'s batches to ${target} in creation order`);
         }
       }
-      assert.deepEqual(await nodes[0].countWebhooks(app), { pending: 0, parked: 0 });
+      assert.deepEqual(await nodes[0].outbox.countWebhooks(app), { pending: 0, parked: 0 });
     });
   });
 }

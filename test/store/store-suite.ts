@@ -340,7 +340,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
 
       /** Claims at `nowMs` (leased for LEASE) and returns the claimed batches of `appId`. */
       async function claimMine(appId: string, nowMs: number, limit = 1000): Promise<WebhookBatch[]> {
-        return (await store.claimWebhooks(w(nowMs), w(nowMs + LEASE), limit)).filter((b) => b.appId === appId);
+        return (await store.outbox.claimWebhooks(w(nowMs), w(nowMs + LEASE), limit)).filter((b) => b.appId === appId);
       }
 
       const bodies = (list: readonly WebhookBatch[]) => list.map((b) => b.body);
@@ -348,9 +348,9 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       /** Completes everything still pending (claimable far in the future), so later tests start from an empty outbox. */
       async function drain(): Promise<void> {
         for (let round = 0; round < 1000; round++) {
-          const claimed = await store.claimWebhooks(FAR, new Date(FAR.getTime() + LEASE), 1000);
+          const claimed = await store.outbox.claimWebhooks(FAR, new Date(FAR.getTime() + LEASE), 1000);
           if (claimed.length === 0) return;
-          for (const b of claimed) await store.completeWebhook(b.id);
+          for (const b of claimed) await store.outbox.completeWebhook(b.id);
         }
         throw new Error('the outbox did not drain');
       }
@@ -359,8 +359,8 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
 
       it('stores batches, claims the due ones with every field, and completes them', async () => {
         const app = newApp();
-        await store.enqueueWebhooks([batch(app, 'https://a.example/hook', '{"n":1}', 0, 10), batch(app, 'https://b.example/hook', '{"n":2}', 5, 10)]);
-        assert.deepEqual(await store.countWebhooks(app), { pending: 2, parked: 0 });
+        await store.outbox.enqueueWebhooks([batch(app, 'https://a.example/hook', '{"n":1}', 0, 10), batch(app, 'https://b.example/hook', '{"n":2}', 5, 10)]);
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 2, parked: 0 });
         assert.deepEqual(await claimMine(app, 9), [], 'not due yet');
         const claimed = await claimMine(app, 10);
         assert.equal(claimed.length, 2);
@@ -374,87 +374,87 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
           ],
         );
         assert.deepEqual(await claimMine(app, 10), [], 'leased batches are not handed out again');
-        for (const b of claimed) await store.completeWebhook(b.id);
-        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 0 });
+        for (const b of claimed) await store.outbox.completeWebhook(b.id);
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 0, parked: 0 });
         assert.deepEqual(await claimMine(app, LEASE * 10), [], 'completed batches are gone');
-        await store.enqueueWebhooks([]);
+        await store.outbox.enqueueWebhooks([]);
       });
 
       it('hands out the batches of one target one at a time, in creation order', async () => {
         const app = newApp();
         const a = 'https://a.example/hook';
-        await store.enqueueWebhooks([batch(app, a, 'a1'), batch(app, a, 'a2'), batch(app, 'https://b.example/hook', 'b1'), batch(app, a, 'a3')]);
-        await store.enqueueWebhooks([batch(app, a, 'a4')]);
+        await store.outbox.enqueueWebhooks([batch(app, a, 'a1'), batch(app, a, 'a2'), batch(app, 'https://b.example/hook', 'b1'), batch(app, a, 'a3')]);
+        await store.outbox.enqueueWebhooks([batch(app, a, 'a4')]);
         const first = await claimMine(app, 0);
         assert.deepEqual(bodies(first), ['a1', 'b1']);
         const other = newApp();
-        await store.enqueueWebhooks([batch(other, a, 'other-a1')]);
+        await store.outbox.enqueueWebhooks([batch(other, a, 'other-a1')]);
         assert.deepEqual(bodies(await claimMine(other, 0)), ['other-a1'], 'targets are per app');
         assert.deepEqual(await claimMine(app, 0), [], 'a2 waits while a1 is being sent');
-        await store.completeWebhook(first[0].id);
+        await store.outbox.completeWebhook(first[0].id);
         const second = await claimMine(app, 1);
         assert.deepEqual(bodies(second), ['a2']);
-        assert.equal(await store.rescheduleWebhook(second[0].id, second[0].lease, w(100), 1, 'HTTP 500'), true);
+        assert.equal(await store.outbox.rescheduleWebhook(second[0].id, second[0].lease, w(100), 1, 'HTTP 500'), true);
         assert.deepEqual(await claimMine(app, 50), [], 'a3 waits while a2 is retrying');
         const retried = await claimMine(app, 100);
         assert.deepEqual(retried.map((b) => [b.body, b.attempts, b.lastError, b.nextAttemptAt]), [['a2', 1, 'HTTP 500', w(100)]]);
-        assert.equal(await store.parkWebhook(retried[0].id, retried[0].lease, 2, 'HTTP 503', w(100)), true);
+        assert.equal(await store.outbox.parkWebhook(retried[0].id, retried[0].lease, 2, 'HTTP 503', w(100)), true);
         const third = await claimMine(app, 100);
         assert.deepEqual(bodies(third), ['a3'], 'parking a batch lets the next one of its target go');
-        await store.completeWebhook(third[0].id);
+        await store.outbox.completeWebhook(third[0].id);
         assert.deepEqual(bodies(await claimMine(app, 100)), ['a4']);
-        assert.deepEqual(await store.countWebhooks(app), { pending: 2, parked: 1 }, 'a4 and b1 are still leased, a2 parked');
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 2, parked: 1 }, 'a4 and b1 are still leased, a2 parked');
         await drain();
       });
 
       it('claims a batch again once its lease ran out; a stale lease cannot reschedule or park it', async () => {
         const app = newApp();
-        await store.enqueueWebhooks([batch(app, 't', 'x')]);
+        await store.outbox.enqueueWebhooks([batch(app, 't', 'x')]);
         const [first] = await claimMine(app, 0);
         assert.deepEqual(await claimMine(app, LEASE - 1), []);
         const [second] = await claimMine(app, LEASE);
         assert.equal(second.id, first.id);
         assert.notEqual(second.lease, first.lease);
-        assert.equal(await store.rescheduleWebhook(first.id, first.lease, w(0), 1, 'late'), false);
-        assert.equal(await store.parkWebhook(first.id, first.lease, 1, 'late', w(0)), false);
-        assert.equal(await store.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'timeout'), true);
-        assert.equal(await store.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'twice'), false, 'a lease ends with its reschedule');
+        assert.equal(await store.outbox.rescheduleWebhook(first.id, first.lease, w(0), 1, 'late'), false);
+        assert.equal(await store.outbox.parkWebhook(first.id, first.lease, 1, 'late', w(0)), false);
+        assert.equal(await store.outbox.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'timeout'), true);
+        assert.equal(await store.outbox.rescheduleWebhook(second.id, second.lease, w(LEASE + 10), 1, 'twice'), false, 'a lease ends with its reschedule');
         const [third] = await claimMine(app, LEASE + 10);
         assert.deepEqual([third.body, third.attempts, third.lastError], ['x', 1, 'timeout']);
-        await store.completeWebhook(third.id);
-        await store.completeWebhook(third.id);
-        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 0 });
+        await store.outbox.completeWebhook(third.id);
+        await store.outbox.completeWebhook(third.id);
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 0, parked: 0 });
       });
 
       it('keeps parked batches, counts them per app and in total, and never claims them', async () => {
         const app = newApp();
-        const before = await store.countWebhooks();
-        await store.enqueueWebhooks([batch(app, 't1', 'p1'), batch(app, 't2', 'p2'), batch(app, 't3', 'p3')]);
+        const before = await store.outbox.countWebhooks();
+        await store.outbox.enqueueWebhooks([batch(app, 't1', 'p1'), batch(app, 't2', 'p2'), batch(app, 't3', 'p3')]);
         const claimed = await claimMine(app, 0);
         assert.deepEqual(bodies(claimed), ['p1', 'p2', 'p3']);
-        for (const b of claimed.slice(0, 2)) assert.equal(await store.parkWebhook(b.id, b.lease, 7, 'gave up', w(0)), true);
-        assert.equal(await store.rescheduleWebhook(claimed[0].id, claimed[0].lease, w(0), 8, 'parked'), false, 'a parked batch stays parked');
-        assert.deepEqual(await store.countWebhooks(app), { pending: 1, parked: 2 });
-        const total = await store.countWebhooks();
+        for (const b of claimed.slice(0, 2)) assert.equal(await store.outbox.parkWebhook(b.id, b.lease, 7, 'gave up', w(0)), true);
+        assert.equal(await store.outbox.rescheduleWebhook(claimed[0].id, claimed[0].lease, w(0), 8, 'parked'), false, 'a parked batch stays parked');
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 1, parked: 2 });
+        const total = await store.outbox.countWebhooks();
         assert.deepEqual(total, { pending: before.pending + 1, parked: before.parked + 2 });
         assert.deepEqual(bodies(await claimMine(app, LEASE * 100)), ['p3'], 'after every lease ran out, only the unparked batch comes back');
         await drain();
-        assert.deepEqual(await store.countWebhooks(app), { pending: 0, parked: 2 });
+        assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 0, parked: 2 });
       });
 
       it('claims at most limit batches, oldest first', async () => {
         const app = newApp();
-        await store.enqueueWebhooks(Array.from({ length: 5 }, (_, i) => batch(app, `t${i}`, `l${i}`)));
-        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l0', 'l1']);
-        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l2', 'l3']);
-        assert.deepEqual(bodies(await store.claimWebhooks(w(0), w(LEASE), 2)), ['l4']);
-        assert.deepEqual(await store.claimWebhooks(w(0), w(LEASE), 0), []);
+        await store.outbox.enqueueWebhooks(Array.from({ length: 5 }, (_, i) => batch(app, `t${i}`, `l${i}`)));
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l0', 'l1']);
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l2', 'l3']);
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l4']);
+        assert.deepEqual(await store.outbox.claimWebhooks(w(0), w(LEASE), 0), []);
         await drain();
       });
 
       it('never hands one batch to two concurrent claims', async () => {
         const app = newApp();
-        await store.enqueueWebhooks(Array.from({ length: 20 }, (_, i) => batch(app, `t${i}`, `c${i}`)));
+        await store.outbox.enqueueWebhooks(Array.from({ length: 20 }, (_, i) => batch(app, `t${i}`, `c${i}`)));
         const claims = await Promise.all(Array.from({ length: 8 }, () => claimMine(app, 0, 4)));
         const ids = claims.flat().map((b) => b.id);
         assert.equal(new Set(ids).size, ids.length, 'no batch claimed twice');

@@ -63,7 +63,7 @@ describe('webhook delivery while the receiver fails (default backoff: 1 s, doubl
     assert.equal(stats.failedAttempts, failures.length);
     assert.equal(stats.retries, failures.length);
     assert.equal(stats.parked, 0);
-    assert.deepEqual(await harness.server.store.countWebhooks('flaky-app'), { pending: 0, parked: 0 });
+    assert.deepEqual(await harness.server.store.outbox.countWebhooks('flaky-app'), { pending: 0, parked: 0 });
   });
 });
 
@@ -102,7 +102,7 @@ describe('webhook parking after the retry window', () => {
     // Attempts at about 0, 0.2, 0.6, 1.4 and 1.5 s (the end of the window).
     const attempts = receiver.deliveries.length;
     assert.ok(attempts >= 3, `retried with backoff until then (${attempts} attempts)`);
-    assert.deepEqual(await harness.server.store.countWebhooks('park-app'), { pending: 0, parked: 1 });
+    assert.deepEqual(await harness.server.store.outbox.countWebhooks('park-app'), { pending: 0, parked: 1 });
     await harness.server.webhooks.refreshCounts();
     assert.equal(harness.server.webhooks.stats.outboxParked, 1);
 
@@ -113,6 +113,6 @@ describe('webhook parking after the retry window', () => {
     const backend = harness.backend();
     assert.deepEqual(verified(backend, receiver.accepted()[0]).events, [{ name: 'notification_deleted', user_id: 'p', id: 'after1' }]);
     assert.equal(receiver.deliveries.length, attempts + 1, 'the parked batch is never sent again');
-    assert.deepEqual(await harness.server.store.countWebhooks('park-app'), { pending: 0, parked: 1 });
+    assert.deepEqual(await harness.server.store.outbox.countWebhooks('park-app'), { pending: 0, parked: 1 });
   });
 });

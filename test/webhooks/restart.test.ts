@@ -50,7 +50,7 @@ describe('webhooks across a restart', () => {
     const secondStore = SqliteStore.open(file);
     try {
       await secondStore.migrate();
-      const waiting = await secondStore.countWebhooks('restart-app');
+      const waiting = await secondStore.outbox.countWebhooks('restart-app');
       assert.ok(waiting.pending >= 5 && waiting.parked === 0, `batches waiting in the outbox: ${JSON.stringify(waiting)}`);
       const second = await startHarness({ apps, deps: { store: secondStore, webhooks } });
       try {
@@ -65,7 +65,7 @@ describe('webhooks across a restart', () => {
           ...ids.map((id) => ({ name: 'notification_deleted', user_id: 'u', id })),
           { name: 'channel_vacated', channel: 'room' },
         ]);
-        assert.deepEqual(await secondStore.countWebhooks('restart-app'), { pending: 0, parked: 0 });
+        assert.deepEqual(await secondStore.outbox.countWebhooks('restart-app'), { pending: 0, parked: 0 });
       } finally {
         await second.close();
       }

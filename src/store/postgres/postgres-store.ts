@@ -10,9 +10,6 @@ import {
   type PushedRow,
   type PushResult,
   type StoredNotification,
-  type NewWebhookBatch,
-  type WebhookBatch,
-  type WebhookCounts,
 } from '../store.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
@@ -67,7 +64,7 @@ function toCounts(row: CountsRow): Counts {
  */
 export class PostgresStore implements InboxStore {
   private closing: Promise<void> | null = null;
-  private readonly outbox: PostgresWebhookOutbox;
+  readonly outbox: PostgresWebhookOutbox;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -309,29 +306,6 @@ export class PostgresStore implements InboxStore {
     await this.pool.query(SQL.pruneKeys, [before.getTime()]);
   }
 
-  enqueueWebhooks(batches: readonly NewWebhookBatch[]): Promise<void> {
-    return this.outbox.enqueueWebhooks(batches);
-  }
-
-  claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]> {
-    return this.outbox.claimWebhooks(now, leaseUntil, limit);
-  }
-
-  completeWebhook(id: number): Promise<void> {
-    return this.outbox.completeWebhook(id);
-  }
-
-  rescheduleWebhook(id: number, lease: string, nextAttemptAt: Date, attempts: number, lastError: string | null): Promise<boolean> {
-    return this.outbox.rescheduleWebhook(id, lease, nextAttemptAt, attempts, lastError);
-  }
-
-  parkWebhook(id: number, lease: string, attempts: number, lastError: string, now: Date): Promise<boolean> {
-    return this.outbox.parkWebhook(id, lease, attempts, lastError, now);
-  }
-
-  countWebhooks(appId?: string): Promise<WebhookCounts> {
-    return this.outbox.countWebhooks(appId);
-  }
 }
 
 /** The stored form of a just-pushed visible row, built from the input instead of read back. */

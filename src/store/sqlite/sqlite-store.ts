@@ -13,9 +13,6 @@ import {
   type PushedRow,
   type PushResult,
   type StoredNotification,
-  type NewWebhookBatch,
-  type WebhookBatch,
-  type WebhookCounts,
 } from '../store.js';
 import { applyMigrations, migrations } from './migrations.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
@@ -172,7 +169,7 @@ export class SqliteStore implements InboxStore {
   private readonly releaseTx;
   private readonly openTx;
   private readonly deleteTx;
-  private readonly outbox: SqliteWebhookOutbox;
+  readonly outbox: SqliteWebhookOutbox;
 
   private constructor(private readonly db: Database.Database) {
     this.outbox = new SqliteWebhookOutbox(db);
@@ -345,27 +342,4 @@ export class SqliteStore implements InboxStore {
     this.sql.idempotencyPrune.run(before.getTime());
   }
 
-  enqueueWebhooks(batches: readonly NewWebhookBatch[]): Promise<void> {
-    return this.outbox.enqueueWebhooks(batches);
-  }
-
-  claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]> {
-    return this.outbox.claimWebhooks(now, leaseUntil, limit);
-  }
-
-  completeWebhook(id: number): Promise<void> {
-    return this.outbox.completeWebhook(id);
-  }
-
-  rescheduleWebhook(id: number, lease: string, nextAttemptAt: Date, attempts: number, lastError: string | null): Promise<boolean> {
-    return this.outbox.rescheduleWebhook(id, lease, nextAttemptAt, attempts, lastError);
-  }
-
-  parkWebhook(id: number, lease: string, attempts: number, lastError: string, now: Date): Promise<boolean> {
-    return this.outbox.parkWebhook(id, lease, attempts, lastError, now);
-  }
-
-  countWebhooks(appId?: string): Promise<WebhookCounts> {
-    return this.outbox.countWebhooks(appId);
-  }
 }
