@@ -9,7 +9,7 @@ import type { InboxEvent } from '../inbox/inbox.js';
 import type { RealtimeEvent } from '../realtime/events.js';
 import type { NewWebhookBatch, WebhookOutbox } from '../store/store.js';
 import { Batcher } from './batcher.js';
-import { LeaveDelay, type AppEvent } from './leave-delay.js';
+import { LeaveDelay, stillGone, type AppEvent, type LeaveState } from './leave-delay.js';
 import { WebhookSender, type SenderOptions } from './sender.js';
 import { ignoredHeaders } from './signature.js';
 import { fromInboxEvent, fromRealtimeEvent, wants, WEBHOOK_EVENT_NAMES } from './webhook-events.js';
@@ -73,6 +73,8 @@ export interface WebhookDispatcherDeps {
   readonly logger: Logger;
   readonly now: () => number;
   readonly options?: Partial<WebhookOptions>;
+  /** Cluster-wide channels and members, against which a held leave is checked before it is sent. */
+  readonly cluster?: LeaveState;
 }
 
 const WRITE_RETRY_MS = 1_000;
@@ -94,7 +96,8 @@ export class WebhookDispatcher {
 
   constructor(private readonly deps: WebhookDispatcherDeps) {
     this.options = { ...defaultWebhookOptions, ...deps.options };
-    this.leaveDelay = new LeaveDelay(this.options.leaveDelayMs, (item) => this.route(item));
+    const cluster = deps.cluster;
+    this.leaveDelay = new LeaveDelay(this.options.leaveDelayMs, (item) => this.route(item), cluster ? (item) => stillGone(cluster, item) : null);
     this.batcher = new Batcher(this.options.batchWindowMs, this.options.maxBatchEvents, deps.now, (batch) => this.write(batch));
     this.sender = new WebhookSender(deps.outbox, deps.apps, deps.logger, deps.now, this.options);
   }
