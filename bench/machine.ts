@@ -36,16 +36,18 @@ export function currentLoad(): { uptime: string; loadavg: number[] } {
   return { uptime: command('uptime', []), loadavg: loadavg().map((value) => Math.round(value * 100) / 100) };
 }
 
+/** The machine, Node and commit of a run. `HERALD_BENCH_COMMIT` names the code when it runs outside its checkout. */
 export function machineInfo(): MachineInfo {
   const head = command('git', ['rev-parse', '--short', 'HEAD']);
   const dirty = command('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
+  const named = process.env.HERALD_BENCH_COMMIT;
   return {
     nproc: cpus().length,
     cpu_model: cpuModel(),
     ram_gb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     kernel: command('uname', ['-r']),
-    commit: dirty ? `${head} (with uncommitted changes)` : head,
+    commit: named ? named : dirty ? `${head} (with uncommitted changes)` : head,
     ...currentLoad(),
   };
 }

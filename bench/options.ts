@@ -1,9 +1,11 @@
 /** The flags of `npm run bench` (bench/run.ts). */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AppCredentials } from './server-process.js';
 import type { Sizes } from './scenarios/context.js';
 
-export const SCENARIOS = ['fan-out', 'per-user', 'inbox', 'idle', 'churn'] as const;
+export const SCENARIOS = ['fan-out', 'per-user', 'inbox', 'idle', 'churn', 'fan-out-redis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -19,6 +21,12 @@ export interface Options {
   readonly cpuProfDir: string | null;
   readonly outDir: string;
   readonly maxMinutes: number;
+  /** Other Herald builds to run next to this one (their `dist/src/cli.js`), each under its name. */
+  readonly baselines: readonly { readonly name: string; readonly cli: string }[];
+  /** Times each scenario run is repeated, the servers' order rotating from one round to the next. */
+  readonly repeat: number;
+  /** Where to write the fan-out latency plot (SVG), or null for `<out>/bench-<time>.svg`. */
+  readonly plot: string | null;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]      (or: taskset -c 1 node dist/bench/run.js [options])
@@ -31,6 +39,11 @@ server (bench/floor-server.ts, same pinning); the load runs in worker processes 
   --app ID:KEY:SECRET       its app credentials (required with --target)
   --target-pid PID          its process id, to read CPU and RSS from /proc (else those are n/a)
   --no-floor                do not run the floor server for comparison
+  --baseline [NAME=]PATH    also run another Herald build (a checkout with dist/, or its dist/src/cli.js),
+                            as server NAME (default "herald-baseline"), interleaved with this one:
+                            before/after in one run. Repeat the flag to compare several builds
+  --repeat N                run every scenario N times, rotating the servers' order each round (default 1);
+                            the report adds medians and min-max spreads
   --server-core N           core for the servers started here (default 0)
   --load-core N             core for the load workers (default 1)
   --workers N               load worker processes holding subscriber sockets (default 1)
@@ -38,6 +51,8 @@ server (bench/floor-server.ts, same pinning); the load runs in worker processes 
   --payload BYTES           event data size (default 100)
   --fanout-subscribers N    fan-out sockets (default 2000)
   --fanout-rates LIST       fan-out events/s, one run each (default 20,200)
+                            (fan-out-redis uses both: 1 node, then 2 nodes through the Redis at
+                            $HERALD_BENCH_REDIS_URL, default redis://127.0.0.1:6379)
   --per-user-users N        per-user sockets/channels (default 2000)
   --per-user-rate N         per-user events/s in total (default 2000)
   --batch N                 events per batch_events request (default 10)
@@ -51,6 +66,8 @@ server (bench/floor-server.ts, same pinning); the load runs in worker processes 
   --quick                   small sizes, for a smoke test (about a minute)
   --cpu-prof                write V8 CPU profiles of Herald to bench/results/profiles/
   --out DIR                 results directory (default bench/results)
+  --plot FILE               the fan-out latency-vs-load plot (SVG), written when fan-out ran at 2+ rates
+                            (default: <out>/bench-<time>.svg)
   --max-minutes N           abort the whole run after this long (default 15)
   -h, --help                this text`;
 
@@ -75,6 +92,13 @@ function parseTarget(target: string, app: string | undefined, pid: string | unde
   const parts = app.split(':');
   if (parts.length !== 3 || parts.some((part) => part.length === 0)) throw new Error('--app must be ID:KEY:SECRET');
   return { host: match[1], port: Number(match[2]), app: { id: parts[0], key: parts[1], secret: parts[2] }, pid: pid === undefined ? null : positiveInt('target-pid', pid, 0) };
+}
+
+/** The `cli.js` of a Herald build given as a checkout directory or as the file itself. */
+function baselineCli(path: string): string {
+  const cli = path.endsWith('.js') ? resolve(path) : resolve(path, 'dist/src/cli.js');
+  if (!existsSync(cli)) throw new Error(`--baseline: ${cli} does not exist (build that checkout first)`);
+  return cli;
 }
 
 /** Parses argv; null when help was asked for. Throws with a message on bad flags. */
@@ -109,6 +133,9 @@ export function parseOptions(argv: readonly string[]): Options | null {
       'cpu-prof': { type: 'boolean' },
       out: { type: 'string' },
       'max-minutes': { type: 'string' },
+      baseline: { type: 'string', multiple: true },
+      repeat: { type: 'string' },
+      plot: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -151,5 +178,11 @@ export function parseOptions(argv: readonly string[]): Options | null {
     cpuProfDir: values['cpu-prof'] ? `${outDir}/profiles` : null,
     outDir,
     maxMinutes: positiveInt('max-minutes', values['max-minutes'], 15),
+    baselines: (values.baseline ?? []).map((spec, i, all) => {
+      const named = /^([a-z][a-z0-9-]*)=(.+)$/.exec(spec);
+      return { name: named ? named[1] : all.length === 1 ? 'herald-baseline' : `herald-baseline-${i + 1}`, cli: baselineCli(named ? named[2] : spec) };
+    }),
+    repeat: positiveInt('repeat', values.repeat, 1),
+    plot: values.plot ?? null,
   };
 }

@@ -9,10 +9,11 @@ import { resolve } from 'node:path';
 import { installCleanup, killAllChildren } from './children.js';
 import { currentLoad, machineInfo } from './machine.js';
 import { parseOptions, USAGE, type Options, type ScenarioName } from './options.js';
-import { floorRatios, markdownTable, writeReport, type RunReport } from './report.js';
+import { floorRatios, markdownTable, spreads, spreadTable, writeReport, type RunReport } from './report.js';
 import { runChurnScenario } from './scenarios/churn.js';
 import type { ScenarioContext, ScenarioResult, ServerUnderTest } from './scenarios/context.js';
 import { runFanOut } from './scenarios/fan-out.js';
+import { runFanOutRedis } from './scenarios/fan-out-redis.js';
 import { runIdle } from './scenarios/idle.js';
 import { runInbox } from './scenarios/inbox.js';
 import { runPerUser } from './scenarios/per-user.js';
@@ -36,15 +37,17 @@ function serverKinds(options: Options): ServerKind[] {
       start: async () => ({ name: 'target', address: { host: target.host, port: target.port, app: target.app }, pid: target.pid, stop: async () => undefined }),
     });
   } else {
-    kinds.push({
-      name: 'herald',
+    const herald = (name: string, cli: string | undefined): ServerKind => ({
+      name,
       inbox: true,
       async start(runName) {
-        const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=herald-${runName}.cpuprofile`] : [];
-        const server = await startHeraldProcess({ core: options.serverCore, nodeArgs: profile });
-        return { name: 'herald', address: { host: server.host, port: server.port, app: server.app }, pid: server.pid, stop: () => server.stop() };
+        const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=${name}-${runName}.cpuprofile`] : [];
+        const server = await startHeraldProcess({ core: options.serverCore, nodeArgs: profile, cli });
+        return { name, address: { host: server.host, port: server.port, app: server.app }, pid: server.pid, stop: () => server.stop() };
       },
     });
+    kinds.push(herald('herald', undefined));
+    for (const baseline of options.baselines) kinds.push(herald(baseline.name, baseline.cli));
   }
   if (options.floor) {
     kinds.push({
@@ -64,6 +67,8 @@ function runsOf(name: ScenarioName, options: Options): { id: string; run: (ctx: 
   switch (name) {
     case 'fan-out':
       return options.sizes.fanOutRates.map((rate) => ({ id: `fan-out-${rate}`, run: (ctx) => runFanOut(ctx, rate) }));
+    case 'fan-out-redis':
+      return options.sizes.fanOutRates.map((rate) => ({ id: `fan-out-redis-${rate}`, run: (ctx) => runFanOutRedis(ctx, rate) }));
     case 'per-user':
       return [{ id: 'per-user', run: runPerUser }];
     case 'inbox':
@@ -118,22 +123,29 @@ async function main(): Promise<number> {
   const errors: RunReport['errors'] = [];
   for (const scenario of options.scenarios) {
     for (const { id, run } of runsOf(scenario, options)) {
-      for (const kind of kinds) {
-        if (scenario === 'inbox' && !kind.inbox) continue;
-        const tag = `${id} / ${kind.name}`;
-        log(`${tag}: starting`);
-        let server: (ServerUnderTest & { stop(): Promise<void> }) | null = null;
-        try {
-          server = await kind.start(id);
-          const ctx: ScenarioContext = { server, sizes: options.sizes, loadCore: options.loadCore, subscriberWorkers: options.subscriberWorkers, log: (message) => log(`${tag}: ${message}`) };
-          const outcome = await run(ctx);
-          results.push(...(Array.isArray(outcome) ? outcome : [outcome]));
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          log(`${tag}: FAILED: ${message}`);
-          errors.push({ scenario: id, server: kind.name, error: message });
-        } finally {
-          await server?.stop();
+      for (let round = 0; round < options.repeat; round++) {
+        // Rotating the order spreads the drift of the machine's load over every server alike.
+        for (let k = 0; k < kinds.length; k++) {
+          const kind = kinds[(k + round) % kinds.length];
+          if (scenario === 'inbox' && !kind.inbox) continue;
+          // Starts its own pair of Herald nodes next to the runner's one: only with this build's Herald.
+          if (scenario === 'fan-out-redis' && kind.name !== 'herald') continue;
+          const runName = options.repeat > 1 ? `${id}-r${round + 1}` : id;
+          const tag = `${runName} / ${kind.name}`;
+          log(`${tag}: starting`);
+          let server: (ServerUnderTest & { stop(): Promise<void> }) | null = null;
+          try {
+            server = await kind.start(runName);
+            const ctx: ScenarioContext = { server, sizes: options.sizes, loadCore: options.loadCore, subscriberWorkers: options.subscriberWorkers, log: (message) => log(`${tag}: ${message}`) };
+            const outcome = await run(ctx);
+            for (const result of Array.isArray(outcome) ? outcome : [outcome]) results.push(options.repeat > 1 ? { ...result, round } : result);
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            log(`${tag}: FAILED: ${message}`);
+            errors.push({ scenario: runName, server: kind.name, error: message });
+          } finally {
+            await server?.stop();
+          }
         }
       }
     }
@@ -151,11 +163,13 @@ async function main(): Promise<number> {
     sizes: options.sizes,
     results,
     ratios_to_floor: floorRatios(results),
+    repeat: options.repeat,
+    spreads: spreads(results),
     errors,
   };
-  const files = writeReport(report, options.outDir);
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n${markdownTable(report)}\n`);
-  log(`results: ${files.json} and ${files.markdown}`);
+  const files = writeReport(report, options.outDir, options.plot);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n${markdownTable(report)}\n${report.repeat > 1 ? `\n${spreadTable(report)}\n` : ''}`);
+  log(`results: ${files.json} and ${files.markdown}${files.svg ? `, plot: ${files.svg}` : ''}`);
   return errors.length === 0 ? 0 : 1;
 }
 

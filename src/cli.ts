@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, SETTINGS, settingsFromEnv, type RawSettings, type SettingName } from './config/server-config.js';
 import { startNode } from './start.js';
+import { isWorker, startPrimary } from './workers.js';
 
 function usage(): string {
   const lines = Object.values(SETTINGS).map((spec) => {
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
   }
   try {
     const config = loadConfig({ ...settingsFromEnv(process.env), ...parsed.flags });
-    await startNode(config);
+    if (config.workers > 1 && !isWorker()) await startPrimary(config);
+    else await startNode(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`herald: invalid configuration: ${error.message}\n`);

@@ -36,9 +36,31 @@ export interface HeraldDeps {
   /** The demo inbox at `/demo` and its token endpoint (off unless set). */
   readonly demo?: boolean | DemoOptions;
   readonly webhooks?: Partial<WebhookOptions>;
-  /** Serve `/metrics` only on this port (0: any free one) instead of the main port. */
-  readonly metricsPort?: number | null;
+  /**
+   * Serve `/metrics` only on this port (0: any free one) instead of the main port; false: not at
+   * all (a worker of `--workers`, whose primary serves every worker's metrics).
+   */
+  readonly metricsPort?: number | null | false;
+  /** Count `max_connections_per_ip` by the last `X-Forwarded-For` entry (a reverse proxy in front). */
+  readonly trustProxy?: boolean;
+  /** HTTP timeouts; tests shorten them. */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
+
+/** How long a client may take over an HTTP request. */
+export interface HttpTimeouts {
+  /** From the connection (or the end of the previous request) to the end of the headers; then 408. */
+  readonly headersMs: number;
+  /** From the connection (or the end of the previous request) to the end of the body; then 408. */
+  readonly requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number;
+  /** How often the timeouts above are checked (Node checks them on an interval, 30 s by default). */
+  readonly checkIntervalMs: number;
+}
+
+/** Production timeouts: a slow-loris client that trickles its headers is cut after 10-11 s. */
+export const defaultHttpTimeouts: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkIntervalMs: 1_000 };
 
 /** A running (or ready to run) Herald node. */
 export class HeraldServer {
@@ -77,6 +99,7 @@ export class HeraldServer {
       logger: this.logger,
       now,
       options: deps.webhooks,
+      cluster: adapter,
     });
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
     registerPusherRoutes(this.api, this.realtime);
@@ -88,13 +111,20 @@ export class HeraldServer {
     this.metrics = new HeraldMetrics({ apps: this.apps, realtime: this.realtime, inbox: this.inbox, api: this.api });
     this.metricsEndpoint = new MetricsEndpoint(this.metrics, this.api, deps.metricsPort ?? null);
     this.metrics.watchWebhooks(this.webhooks);
-    this.websocket = new WebSocketEndpoint(this.realtime);
-    this.http = createHttpServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    this.websocket = new WebSocketEndpoint(this.realtime, { trustProxy: deps.trustProxy ?? false });
+    const timeouts = { ...defaultHttpTimeouts, ...deps.httpTimeouts };
+    const httpOptions = {
+      requestTimeout: timeouts.requestMs,
+      headersTimeout: timeouts.headersMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    };
+    this.http = createHttpServer(httpOptions, (req, res) => {
       void this.api.handle(req, res);
     });
     this.http.on('upgrade', (req, socket, head) => this.websocket.handleUpgrade(req, socket, head));
-    this.http.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.http.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (socket.writable) socket.end(clientErrorAnswer(error.code));
       else socket.destroy();
     });
   }
@@ -143,6 +173,13 @@ export class HeraldServer {
     await this.metricsEndpoint.close();
     this.metrics.stop();
   }
+}
+
+/** The answer to a request Node's HTTP parser refused, or that took too long: 408, 431 or 400. */
+function clientErrorAnswer(code: string | undefined): string {
+  const status =
+    code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
 }
 
 /** Builds a node from its dependencies. */

@@ -6,10 +6,15 @@ import { createLogger } from './logger.js';
 import { reloadAppsFile } from './ops/reload-apps.js';
 import { createServer, type HeraldServer } from './server.js';
 import { openStore } from './store/open-store.js';
+import { isWorker, reportMetricsToPrimary } from './workers.js';
 
-/** Builds, starts and supervises a node until SIGTERM or SIGINT; SIGHUP reloads the apps file. */
+/**
+ * Builds, starts and supervises a node until SIGTERM or SIGINT; SIGHUP reloads the apps file. In a
+ * worker of `--workers` (src/workers.ts), the primary serves the metrics port for every worker.
+ */
 export async function startNode(config: ServerConfig): Promise<HeraldServer> {
-  const logger = createLogger(config.logLevel);
+  const worker = isWorker();
+  const logger = worker ? createLogger(config.logLevel).child({ worker: Number(process.env.HERALD_WORKER_INDEX ?? 0) }) : createLogger(config.logLevel);
   if (config.usingDefaultCredentials) {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
   }
@@ -23,12 +28,14 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
     store,
     adapter,
     logger,
-    realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections },
-    metricsPort: config.metricsPort,
+    realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections, maxBufferedBytes: config.maxBufferedBytes },
+    metricsPort: worker && config.metricsPort !== null ? false : config.metricsPort,
+    trustProxy: config.trustProxy,
     dashboard: { adminToken: config.adminToken },
     demo: config.demo,
   });
   const address = await server.listen(config.port, config.host);
+  if (worker) reportMetricsToPrimary(server);
   const metricsPort = server.metricsEndpoint.address()?.port ?? address.port;
   logger.info({ host: address.address, port: address.port, metricsPort, apps: config.apps.map((app) => app.id) }, 'herald is listening');
   logger.info({ dashboard: '/dashboard', adminToken: config.adminToken !== null, demo: config.demo ? '/demo' : null }, 'dashboard at /dashboard' + (config.demo ? ', demo inbox at /demo' : ''));

@@ -46,6 +46,8 @@ export interface ScenarioResult {
   /** The exact run, e.g. `fan-out 2000 subs x 20 ev/s`: rows of one label are compared to the floor. */
   readonly label: string;
   readonly server: string;
+  /** Round of a repeated run (`--repeat`), from 0. */
+  readonly round?: number;
   readonly sockets: number;
   readonly expected: number | null;
   readonly delivered: number | null;

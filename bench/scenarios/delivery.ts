@@ -92,6 +92,7 @@ export async function runDelivery(ctx: ScenarioContext, run: DeliveryRun): Promi
       cpu_wait_pct: { server: serverWaited === null ? null : round((serverWaited / (windowMs * 1000)) * 100, 1), load: round((loadWaited / (windowMs * 1000)) * 100, 1) },
       notes,
       details: {
+        offered_events_per_s: run.trigger.rate,
         events: sent.events,
         events_accepted: sent.accepted,
         events_unsent: sent.unsent,

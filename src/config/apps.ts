@@ -5,6 +5,7 @@ import {
   DEFAULT_CLIENT_EVENT_RATE,
   DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND,
   DEFAULT_MAX_BATCH_EVENTS,
+  DEFAULT_MAX_CHANNELS_PER_CONNECTION,
   DEFAULT_MAX_CHANNELS_PER_TRIGGER,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_PRESENCE_MEMBERS,
@@ -36,6 +37,13 @@ export const appFileSchema = z
     name: z.string().optional(),
     enabled: z.boolean().default(true),
     max_connections: z.number().int().positive().nullable().default(null),
+    max_connections_per_ip: z.number().int().positive().nullable().default(null),
+    max_channels_per_connection: z.number().int().positive().default(DEFAULT_MAX_CHANNELS_PER_CONNECTION),
+    allowed_origins: z
+      .array(z.string().refine((origin) => origin === '*' || isOrigin(origin), 'must be "*" or an origin: scheme, host and optional port, e.g. https://app.example.com'))
+      .min(1)
+      .nullable()
+      .default(null),
     max_event_payload_bytes: z.number().int().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
     max_channels_per_trigger: z.number().int().positive().default(DEFAULT_MAX_CHANNELS_PER_TRIGGER),
     max_batch_events: z.number().int().positive().default(DEFAULT_MAX_BATCH_EVENTS),
@@ -74,6 +82,12 @@ export interface App {
   readonly enabled: boolean;
   /** Maximum concurrent connections (4004 beyond), or null for no limit. */
   readonly maxConnections: number | null;
+  /** Maximum concurrent connections from one client address on this node (4100 beyond), or null for no limit. */
+  readonly maxConnectionsPerIp: number | null;
+  /** Channels one socket may be subscribed to at once (subscription_error beyond). */
+  readonly maxChannelsPerConnection: number;
+  /** Browser origins whose pages may open WebSockets (`*`: any), lower-cased; null: no check. */
+  readonly allowedOrigins: readonly string[] | null;
   readonly maxEventPayloadBytes: number;
   readonly maxChannelsPerTrigger: number;
   readonly maxBatchEvents: number;
@@ -108,6 +122,9 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     name: entry.name ?? entry.id,
     enabled: entry.enabled,
     maxConnections: entry.max_connections,
+    maxConnectionsPerIp: entry.max_connections_per_ip,
+    maxChannelsPerConnection: entry.max_channels_per_connection,
+    allowedOrigins: entry.allowed_origins?.map((origin) => origin.toLowerCase()) ?? null,
     maxEventPayloadBytes: entry.max_event_payload_bytes,
     maxChannelsPerTrigger: entry.max_channels_per_trigger,
     maxBatchEvents: entry.max_batch_events,
@@ -223,6 +240,22 @@ export function liveInboxChannel(app: App, userId: string): string | null {
   const channel = inboxChannel(app, userId);
   if (channelNameProblem(channel)) return null;
   return channelKind(channel) === channelKind(app.inboxChannelTemplate.replace('{userId}', 'user')) ? channel : null;
+}
+
+/** Whether a WebSocket upgrade's `Origin` header is allowed by the app (a missing one always is: only browsers send it). */
+export function originAllowed(app: App, origin: string | undefined): boolean {
+  if (app.allowedOrigins === null || origin === undefined) return true;
+  return app.allowedOrigins.includes('*') || app.allowedOrigins.includes(origin.toLowerCase());
+}
+
+/** Whether text is a serialised origin as browsers send it: `scheme://host[:port]`, nothing more (no wildcards). */
+function isOrigin(text: string): boolean {
+  if (text.includes('*')) return false;
+  try {
+    return new URL(text).origin === text.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 function isPrivateInboxTemplate(template: string): boolean {

@@ -29,6 +29,9 @@ export const SETTINGS = {
   adminToken: { flag: 'admin-token', env: 'HERALD_ADMIN_TOKEN', type: 'string', help: 'Token (16+ characters) that signs in to /dashboard and the admin API for every app (default: none; app id + secret still work)' },
   demo: { flag: 'demo', env: 'HERALD_DEMO', type: 'boolean', help: 'Serve the demo inbox at /demo (default: on while the default app credentials are in use)' },
   metricsPort: { flag: 'metrics-port', env: 'HERALD_METRICS_PORT', type: 'string', help: 'Serve GET /metrics on this port only, same host (default: on the main port)' },
+  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'HERALD_MAX_BUFFERED_BYTES', type: 'string', help: 'Unsent bytes after which a socket that does not read is closed with 4100 (default 4194304, 4 MB)' },
+  workers: { flag: 'workers', env: 'HERALD_WORKERS', type: 'string', help: 'Worker processes sharing the port (Node cluster), at most one per core; more than 1 needs --redis-url (default 1)' },
+  trustProxy: { flag: 'trust-proxy', env: 'HERALD_TRUST_PROXY', type: 'boolean', help: 'A reverse proxy in front appends the client address to X-Forwarded-For: use it for max_connections_per_ip (default off)' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -60,6 +63,12 @@ export interface ServerConfig {
   readonly demo: boolean;
   /** Port serving `/metrics` alone; null serves it on the main port. */
   readonly metricsPort: number | null;
+  /** Unsent bytes per socket after which it is closed with 4100. */
+  readonly maxBufferedBytes: number;
+  /** Worker processes (Node's cluster module) sharing the port; 1 runs the node in this process. */
+  readonly workers: number;
+  /** Take client addresses from the last `X-Forwarded-For` entry. */
+  readonly trustProxy: boolean;
 }
 
 const booleanText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
@@ -98,9 +107,15 @@ const schema = z.object({
   adminToken: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   demo: booleanText.optional(),
   metricsPort: integerText(0, 65535).optional(),
+  maxBufferedBytes: integerText(65_536, 2 ** 31).default(4 * 1024 * 1024),
+  workers: integerText(1, 256).default(1),
+  trustProxy: booleanText.default(false),
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
   path: ['metricsPort'],
   message: 'must differ from the main port (HERALD_PORT / --port)',
+}).refine((settings) => settings.workers === 1 || settings.redisUrl !== undefined, {
+  path: ['workers'],
+  message: "more than 1 needs HERALD_REDIS_URL / --redis-url: each worker is a node, and only the Redis adapter lets nodes see each other's sockets",
 });
 
 /** Reads the settings present in an environment. */
@@ -150,6 +165,9 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     adminToken: settings.adminToken ?? null,
     demo: settings.demo ?? apps.some((app) => app.secret === DEFAULT_APP.secret),
     metricsPort: settings.metricsPort ?? null,
+    maxBufferedBytes: settings.maxBufferedBytes,
+    workers: settings.workers,
+    trustProxy: settings.trustProxy,
   };
 }
 

@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../config/apps.js';
 import type { UserClaims } from '../inbox/user-tokens.js';
 import { badRequest, HttpError, tooLarge } from '../protocol/errors.js';
+import { jsonDepthExceeds } from '../protocol/json-depth.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import type { Params } from './router.js';
 
 /** One HTTP request as a route sees it. */
@@ -35,18 +37,50 @@ export class Reply {
   ) {}
 }
 
-/** Reads a request body up to `limit` bytes; beyond it, 413. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body up to `limit` bytes; beyond it, 413. The rest of an oversized body is read
+ * and dropped (not buffered) rather than cut with a reset, so the client gets the 413 even while it
+ * is still sending; the request timeout bounds how long that may take.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(`Request body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(`Request body is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(`Request body is larger than ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      req.resume();
+      reject(tooLarge(`Request body is larger than ${limit} bytes`));
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    const onClose = () => {
+      done();
+      reject(badRequest('The request body was cut off'));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
 }
 
 // Parsed bodies, so a route's rate-limit cost and its handler parse the body once between them.
@@ -64,6 +98,7 @@ export function jsonBody(ctx: RequestContext): Record<string, unknown> {
     throw badRequest('Request body is not valid JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('Request body must be a JSON object');
+  if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) throw badRequest(`Request body is nested more than ${MAX_JSON_DEPTH} levels deep`);
   parsedBodies.set(ctx, value as Record<string, unknown>);
   return value as Record<string, unknown>;
 }

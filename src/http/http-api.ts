@@ -146,7 +146,6 @@ export class HttpApi {
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
       if (error instanceof HttpError) {
-        if (error.status === 413) res.setHeader('connection', 'close');
         sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');

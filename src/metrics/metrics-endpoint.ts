@@ -8,11 +8,14 @@ import type { HeraldMetrics } from './metrics.js';
 export class MetricsEndpoint {
   private server: Server | null = null;
 
-  /** With `port` null, `/metrics` is a route of the main HTTP API; otherwise it is served on that port only. */
+  /**
+   * With `port` null, `/metrics` is a route of the main HTTP API; otherwise it is served on that
+   * port only; with false, nowhere (the metrics are read over IPC by a cluster primary).
+   */
   constructor(
     private readonly metrics: HeraldMetrics,
     api: HttpApi,
-    readonly port: number | null,
+    readonly port: number | null | false,
   ) {
     if (port === null) api.route('GET', '/metrics', (ctx) => this.write(ctx.res), { auth: 'none' });
   }
@@ -20,7 +23,7 @@ export class MetricsEndpoint {
   /** Listens on the metrics port (when there is one) on `host`. */
   async listen(host: string): Promise<void> {
     const port = this.port;
-    if (port === null || this.server) return;
+    if (port === null || port === false || this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -34,3 +34,10 @@ export const HTTP_TIMESTAMP_WINDOW_SECONDS = 600;
 export const AUTHORISED_CONNECTION_GRACE_SECONDS = 30;
 /** Largest WebSocket frame accepted; anything bigger is refused before it is buffered. */
 export const MAX_FRAME_BYTES = 256 * 1024;
+/**
+ * Deepest nesting of arrays and objects accepted in client JSON (client event data, HTTP bodies).
+ * Deeper values would overflow the stack of the recursive JSON.stringify calls further on.
+ */
+export const MAX_JSON_DEPTH = 100;
+/** Default channels one socket may be subscribed to at once. */
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 1000;

@@ -1,6 +1,7 @@
 /** Decoding client frames into typed messages and encoding server messages. Pure functions. */
 import { ProtocolError } from './errors.js';
-import { MAX_EVENT_NAME_LENGTH } from './limits.js';
+import { jsonDepthExceeds } from './json-depth.js';
+import { MAX_EVENT_NAME_LENGTH, MAX_JSON_DEPTH } from './limits.js';
 
 /** A message a client may send, after validation. */
 export type ClientMessage =
@@ -81,6 +82,7 @@ export function decodeClientMessage(text: string): ClientMessage {
   if (event.startsWith('client-')) {
     if (event.length > MAX_EVENT_NAME_LENGTH) throw new ProtocolError(4301, `Event name is longer than ${MAX_EVENT_NAME_LENGTH} characters`);
     if (typeof channel !== 'string' || channel.length === 0) throw new ProtocolError(4301, 'Client event needs a "channel"');
+    if (jsonDepthExceeds(data, MAX_JSON_DEPTH)) throw new ProtocolError(4301, `Client event data is nested more than ${MAX_JSON_DEPTH} levels deep`);
     const rawData = typeof data === 'string' ? data : JSON.stringify(data ?? null);
     return { type: 'client-event', event, channel, data, rawData };
   }

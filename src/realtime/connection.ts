@@ -10,6 +10,12 @@ import { handleSubscribe, handleUnsubscribe, unsubscribeAll } from './subscripti
 import { outbound, type Transport } from './transport.js';
 
 const PING_MESSAGE = outbound(PING);
+/**
+ * Characters of frames that may wait behind one that waits on shared state (a cluster call): a
+ * client sending faster than that is closed with 4100, so a slow Redis cannot make its frames pile up
+ * in memory. With the local adapter the wait is a few microtasks and a socket's backlog never nears it.
+ */
+export const MAX_QUEUED_FRAME_CHARS = 1024 * 1024;
 const PONG_MESSAGE = outbound(PONG);
 
 /** A subscription of this socket; presence ones remember the member. */
@@ -29,15 +35,17 @@ export class Connection {
   /** Signed in, or subscribed to an authorised channel (authorised-connections mode). */
   authorised = false;
   closed = false;
-  /** Resolves when the socket is closed and its subscriptions are removed everywhere. */
-  readonly cleanedUp: Promise<void>;
 
   private lastSeen: number;
   private pingSentAt: number | null = null;
   private clientEventWindowStart = 0;
   private clientEventsInWindow = 0;
   private pending: Promise<void> | null = null;
-  private resolveCleanedUp!: () => void;
+  private queuedChars = 0;
+  /** Made when first asked for (at shutdown, mostly): no promise and resolver per idle socket. */
+  private cleanedUpPromise: Promise<void> | null = null;
+  private resolveCleanedUp: (() => void) | null = null;
+  private cleanupDone = false;
 
   constructor(
     readonly realtime: Realtime,
@@ -46,7 +54,12 @@ export class Connection {
   ) {
     this.connectedAt = realtime.now();
     this.lastSeen = this.connectedAt;
-    this.cleanedUp = new Promise((resolve) => (this.resolveCleanedUp = resolve));
+  }
+
+  /** Resolves when the socket is closed and its subscriptions are removed everywhere. */
+  get cleanedUp(): Promise<void> {
+    if (this.cleanupDone) return Promise.resolve();
+    return (this.cleanedUpPromise ??= new Promise((resolve) => (this.resolveCleanedUp = resolve)));
   }
 
   get app() {
@@ -79,7 +92,16 @@ export class Connection {
       return;
     }
     if (this.pending) {
-      const run = this.pending.then(() => this.dispatch(message));
+      if (this.queuedChars + text.length > MAX_QUEUED_FRAME_CHARS) {
+        this.close(ErrorCode.OverCapacity, 'Client sends messages faster than the server can handle them');
+        return;
+      }
+      const size = text.length;
+      this.queuedChars += size;
+      const run = this.pending.then(() => {
+        this.queuedChars -= size;
+        return this.dispatch(message);
+      });
       this.track(run);
       return;
     }
@@ -118,7 +140,9 @@ export class Connection {
   /** Pings a silent client; closes it with 4201 if it stays silent; enforces the auth grace period and buffer bound. */
   checkLiveness(now: number): void {
     if (this.closed) return;
+    // Sends check the bound as they queue; this catches what grew without a send (e.g. ws's own frames).
     if (this.transport.bufferedAmount > this.realtime.options.maxBufferedBytes) {
+      this.realtime.traffic.slowConsumerCloses++;
       this.close(ErrorCode.OverCapacity, 'Client is too slow to read its messages');
       return;
     }
@@ -158,7 +182,8 @@ export class Connection {
       .catch((error: unknown) => this.realtime.logger.error({ err: error, socketId: this.socketId }, 'cleanup of a closed connection failed'))
       .finally(() => {
         this.realtime.forget(this);
-        this.resolveCleanedUp();
+        this.cleanupDone = true;
+        this.resolveCleanedUp?.();
       });
   }
 

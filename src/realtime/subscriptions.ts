@@ -73,6 +73,10 @@ export async function handleSubscribe(
     }
   }
 
+  if (!connection.subscriptions.has(channel) && connection.subscriptions.size >= app.maxChannelsPerConnection) {
+    subscriptionError(connection, channel, 403, `This connection is subscribed to ${app.maxChannelsPerConnection} channels, the limit: unsubscribe from one first`, ErrorCode.OverCapacity);
+    return;
+  }
   if (connection.subscriptions.has(channel)) {
     // A repeated subscribe is answered again, as Pusher does, without counting it twice.
     await sendSucceeded(connection, channel, member !== null).catch((error: unknown) => unavailable(connection, channel, error));

@@ -13,4 +13,6 @@ export class TrafficCounters {
   messagesOut = 0;
   /** Wire bytes of those frames, WebSocket framing included. */
   bytesOut = 0;
+  /** Sockets closed with 4100 because their unsent bytes passed `maxBufferedBytes`. */
+  slowConsumerCloses = 0;
 }

@@ -1,7 +1,9 @@
 /** Accepts WebSocket upgrades on `/app/{key}` and hands each socket to the realtime core. */
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { originAllowed } from '../config/apps.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { errorMessage } from '../protocol/messages.js';
@@ -11,6 +13,18 @@ import { bindConnection, WsTransport } from './ws-transport.js';
 
 const APP_PATH = /^\/app\/([^/?]+)\/?$/;
 const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
+
+/** How the endpoint sees its clients. */
+export interface WebSocketEndpointOptions {
+  /**
+   * A reverse proxy in front appends the client's address to `X-Forwarded-For`: count
+   * `max_connections_per_ip` by its last entry instead of by the proxy's address.
+   */
+  readonly trustProxy: boolean;
+}
+
+const kAddressSlot = Symbol('herald.addressSlot');
+type SlotSocket = WebSocket & { [kAddressSlot]?: string };
 
 /** The WebSocket endpoint of the server. */
 export class WebSocketEndpoint {
@@ -24,8 +38,24 @@ export class WebSocketEndpoint {
   /** Sockets accepted and not yet closed (the close handshake done or the socket cut). */
   private openSockets = 0;
   private allClosed: (() => void) | null = null;
+  /** Open sockets by app id and client address, for `max_connections_per_ip`. */
+  private readonly perAddress = new Map<string, number>();
+  /** One shared close listener (`this` is the socket) that gives its address slot back. */
+  private readonly releaseSlot: (this: SlotSocket) => void;
 
-  constructor(private readonly realtime: Realtime) {}
+  constructor(
+    private readonly realtime: Realtime,
+    private readonly options: WebSocketEndpointOptions = { trustProxy: false },
+  ) {
+    const perAddress = this.perAddress;
+    this.releaseSlot = function (this: SlotSocket) {
+      const slot = this[kAddressSlot];
+      if (slot === undefined) return;
+      const count = (perAddress.get(slot) ?? 1) - 1;
+      if (count > 0) perAddress.set(slot, count);
+      else perAddress.delete(slot);
+    };
+  }
 
   /** Handles an HTTP upgrade request; anything but `/app/{key}` is refused with 404. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -62,14 +92,39 @@ export class WebSocketEndpoint {
   }
 
   private open(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
-    const transport = new WsTransport(ws, req.socket.remoteAddress, this.realtime.traffic);
+    const transport = new WsTransport(ws, this.realtime.traffic, this.realtime.options.maxBufferedBytes);
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       transport.send(outbound(errorMessage(ErrorCode.UnsupportedProtocol, `Unsupported protocol version ${protocol}: use 7`)));
       transport.close(ErrorCode.UnsupportedProtocol, 'Unsupported protocol version');
       return;
     }
+    // Unknown and disabled apps are refused by the realtime core (4001, 4003).
+    const app = this.realtime.apps.findByKey(key);
+    const slot = app ? `${app.id} ${clientAddress(req, this.options.trustProxy)}` : '';
+    if (app?.enabled) {
+      const origin = req.headers.origin;
+      if (!originAllowed(app, origin)) {
+        this.refuse(transport, key, ErrorCode.Unauthorized, `Origin ${String(origin).slice(0, 200)} is not allowed to connect to this app`);
+        return;
+      }
+      if (app.maxConnectionsPerIp !== null && (this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) {
+        this.refuse(transport, key, ErrorCode.OverCapacity, `Too many connections from this address (limit ${app.maxConnectionsPerIp}); retry later`);
+        return;
+      }
+    }
     const connection = this.realtime.connect(key, transport);
-    if (connection) bindConnection(ws, connection);
+    if (!connection) return;
+    bindConnection(ws, connection);
+    this.perAddress.set(slot, (this.perAddress.get(slot) ?? 0) + 1);
+    (ws as SlotSocket)[kAddressSlot] = slot;
+    ws.once('close', this.releaseSlot);
+  }
+
+  /** Refuses a socket with a `pusher:error` and the same close code, counted like the core's refusals. */
+  private refuse(transport: WsTransport, key: string, code: number, message: string): void {
+    this.realtime.events.emit({ type: 'connection_refused', appKey: key, code });
+    transport.send(outbound(errorMessage(code, message)));
+    transport.close(code, message);
   }
 
   /** Stops accepting upgrades. */
@@ -103,6 +158,18 @@ export class WebSocketEndpoint {
       allClosed();
     }
   };
+}
+
+/**
+ * The client's address: the socket's peer, or behind a trusted proxy the last `X-Forwarded-For`
+ * entry (the one the proxy appended; earlier entries come from the client and prove nothing).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const peer = req.socket.remoteAddress ?? '';
+  if (!trustProxy) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const last = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').pop()?.trim() ?? '';
+  return isIP(last) ? last : peer;
 }
 
 // Peers that vanish mid-frame raise ECONNRESET and friends: nothing to do but let them go.

@@ -1,46 +1,105 @@
-/** The `ws` side of a client socket: pre-framed writes, and frames fed into the connection. */
+/** The `ws` side of a client socket: pre-framed, coalesced writes, and frames fed into the connection. */
 import type { Socket } from 'node:net';
-import * as wsModule from 'ws';
 import { WebSocket, type RawData } from 'ws';
+import { ErrorCode } from '../protocol/errors.js';
 import type { Connection } from '../realtime/connection.js';
 import type { TrafficCounters } from '../realtime/traffic.js';
 import type { OutboundMessage, Transport } from '../realtime/transport.js';
 
-// `Sender` is exported by ws's ES module entry but missing from @types/ws.
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
-const FRAME_OPTIONS = { fin: true, opcode: 0x01, mask: false, readOnly: false, rsv1: false } as const;
-
-/** Frames a text message once as an unmasked, uncompressed WebSocket text frame. */
+/**
+ * Frames a text message once as an unmasked, uncompressed, final WebSocket text frame (what `ws`'s
+ * `Sender.frame` builds), in a single buffer: one allocation and one copy of the text.
+ */
 export function frameText(text: string): Buffer {
-  const parts = Sender.frame(Buffer.from(text), FRAME_OPTIONS);
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.write(text, header, length, 'utf8');
+  return frame;
 }
+
+/** Reason of the 4100 close of a socket that does not read its messages fast enough. */
+export const SLOW_CONSUMER_REASON = 'Client is too slow to read its messages';
 
 /**
  * A Transport over a `ws` WebSocket. Messages are framed once (cached on the message) and written
  * straight to the TCP socket. That is safe because permessage-deflate is off, so `ws` itself
  * never queues data frames that these writes could overtake.
+ *
+ * Writes are coalesced: `send` queues the frame (a reference to the shared buffer, no copy), and one
+ * flush per turn of the event loop, shared by every socket of the process, writes each socket's
+ * queued frames with a single `socket.write`. Frames of one socket keep their order, and a close
+ * writes what is queued before the close frame.
+ *
+ * A socket whose unsent bytes (queued here, plus what its `net.Socket` still holds) would pass
+ * `maxBufferedBytes` is closed with 4100 at once, so a client that stops reading cannot make the
+ * server buffer without bound, nor hold up the others (writes never block).
  */
 export class WsTransport implements Transport {
-  readonly remoteAddress: string;
   private readonly socket: Socket | undefined;
+  private peer: string | undefined;
+  /** This socket's queued frames: a chain through the shared `queue` (-1: none). */
+  head = -1;
+  tail = -1;
+  queuedCount = 0;
+  queuedBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
-    remoteAddress: string | undefined,
     private readonly traffic: TrafficCounters,
+    private readonly maxBufferedBytes: number,
   ) {
-    this.remoteAddress = remoteAddress ?? '';
     this.socket = (ws as unknown as { _socket?: Socket })._socket;
+  }
+
+  /** Remote address, read on first use (a `getpeername` call): '' once the socket is gone. */
+  get remoteAddress(): string {
+    return (this.peer ??= this.socket?.remoteAddress ?? '');
   }
 
   send(message: OutboundMessage): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const wire = (message.wire ??= frameText(message.text)) as Buffer;
-    this.traffic.messagesOut++;
-    this.traffic.bytesOut += wire.length;
-    if (this.socket && !this.socket.destroyed) this.socket.write(wire);
-    else this.ws.send(message.text);
+    const socket = this.socket;
+    if (socket === undefined) {
+      this.traffic.messagesOut++;
+      this.traffic.bytesOut += wire.length;
+      this.ws.send(message.text);
+      return;
+    }
+    const bytes = this.queuedBytes + wire.length;
+    if (bytes + socket.writableLength > this.maxBufferedBytes) {
+      this.tooSlow();
+      return;
+    }
+    enqueue(this, wire);
+    this.queuedBytes = bytes;
+  }
+
+  /** Writes the queued frames in one write: called by the shared flush, and before a close. */
+  flush(): void {
+    const count = this.queuedCount;
+    if (count === 0) return;
+    const bytes = this.queuedBytes;
+    const wire = count === 1 ? queue.frames[this.head] : batch(this.head, count, bytes);
+    this.head = this.tail = -1;
+    this.queuedCount = this.queuedBytes = 0;
+    const socket = this.socket!;
+    if (socket.destroyed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.traffic.messagesOut += count;
+    this.traffic.bytesOut += bytes;
+    socket.write(wire);
   }
 
   ping(): void {
@@ -49,14 +108,120 @@ export class WsTransport implements Transport {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
+    this.flush();
     this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake would hold the socket for ws's 30 s.
     setTimeout(terminate, CLOSE_HANDSHAKE_MS, this.ws).unref();
   }
 
   get bufferedAmount(): number {
-    return this.socket ? this.socket.writableLength : this.ws.bufferedAmount;
+    return this.socket ? this.socket.writableLength + this.queuedBytes : this.ws.bufferedAmount;
   }
+
+  /** Drops what is queued and closes with 4100, through the connection so its state goes too. */
+  private tooSlow(): void {
+    this.head = this.tail = -1;
+    this.queuedCount = this.queuedBytes = 0;
+    this.traffic.slowConsumerCloses++;
+    const connection = (this.ws as TaggedSocket)[kConnection];
+    if (connection) connection.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
+    else this.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
+  }
+}
+
+/**
+ * The frames queued in this turn of the event loop, for every socket: one shared, reused store
+ * (no array per socket, no allocation per frame). Entry i holds a frame and the index of the same
+ * socket's next entry; each transport knows the first and last of its own. Cleared after the flush.
+ */
+const queue = {
+  frames: [] as Buffer[],
+  next: new Int32Array(1024),
+  used: 0,
+  /** Transports with queued frames, in the order they first queued one (a transport may appear twice). */
+  transports: [] as (WsTransport | null)[],
+  transportCount: 0,
+  flushScheduled: false,
+};
+const EMPTY = Buffer.alloc(0);
+
+function enqueue(transport: WsTransport, frame: Buffer): void {
+  const index = queue.used++;
+  if (index === queue.next.length) {
+    const grown = new Int32Array(queue.next.length * 2);
+    grown.set(queue.next);
+    queue.next = grown;
+  }
+  queue.frames[index] = frame;
+  queue.next[index] = -1;
+  if (transport.queuedCount === 0) {
+    transport.head = index;
+    queue.transports[queue.transportCount++] = transport;
+    if (!queue.flushScheduled) {
+      queue.flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  } else {
+    queue.next[transport.tail] = index;
+  }
+  transport.tail = index;
+  transport.queuedCount++;
+}
+
+/** The shared flush: once per turn of the event loop that queued anything, after its I/O callbacks. */
+function flushAll(): void {
+  // Sends made while flushing (a close handler, say) append to the queue and are flushed here too.
+  for (let i = 0; i < queue.transportCount; i++) {
+    const transport = queue.transports[i]!;
+    queue.transports[i] = null;
+    try {
+      transport.flush();
+    } catch {
+      // A socket torn down under us: its frames are dropped, the others still go out.
+    }
+  }
+  for (let i = 0; i < queue.used; i++) queue.frames[i] = EMPTY;
+  queue.used = 0;
+  queue.transportCount = 0;
+  queue.flushScheduled = false;
+  for (let i = 0; i < lastBatch.count; i++) lastBatch.frames[i] = EMPTY;
+  lastBatch.count = 0;
+  lastBatch.wire = EMPTY;
+}
+
+/**
+ * The last batch built, shared with the next socket that queued the very same frames: the
+ * subscribers of one channel get the same events in the same order, so a burst on a channel is
+ * concatenated once, not once per subscriber.
+ */
+const lastBatch = { frames: [] as Buffer[], count: 0, wire: EMPTY };
+
+/** One buffer holding the `count` frames chained from `head` (`bytes` in all). */
+function batch(head: number, count: number, bytes: number): Buffer {
+  const { frames, next } = queue;
+  if (count === lastBatch.count) {
+    let index = head;
+    let k = 0;
+    while (k < count && frames[index] === lastBatch.frames[k]) {
+      index = next[index];
+      k++;
+    }
+    if (k === count) return lastBatch.wire;
+  }
+  const wire = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  let index = head;
+  for (let k = 0; k < count; k++) {
+    const frame = frames[index];
+    frame.copy(wire, offset);
+    offset += frame.length;
+    lastBatch.frames[k] = frame;
+    index = next[index];
+  }
+  for (let k = count; k < lastBatch.count; k++) lastBatch.frames[k] = EMPTY;
+  lastBatch.count = count;
+  lastBatch.wire = wire;
+  return wire;
 }
 
 const CLOSE_HANDSHAKE_MS = 2_000;

@@ -24,6 +24,10 @@ export type FrameMatch = string | ((frame: Frame) => boolean);
 export interface RawOptions {
   /** Answer WebSocket ping frames automatically (default true, as browsers do). */
   readonly autoPong?: boolean;
+  /** Extra headers of the upgrade request (e.g. `Origin`, `X-Forwarded-For`). */
+  readonly headers?: Record<string, string>;
+  /** Local address to connect from (any 127.x.y.z works on Linux loopback). */
+  readonly localAddress?: string;
 }
 
 function parse(text: string): Frame {
@@ -73,7 +77,7 @@ export class RawClient {
 
   /** Opens a socket to `url`; resolves once the WebSocket handshake is done. */
   static connect(url: string, options: RawOptions = {}, timeoutMs = 5_000): Promise<RawClient> {
-    const ws = new WebSocket(url, { autoPong: options.autoPong ?? true });
+    const ws = new WebSocket(url, { autoPong: options.autoPong ?? true, headers: options.headers, localAddress: options.localAddress });
     const client = new RawClient(ws);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out opening ${url}`)), timeoutMs);
