@@ -78,6 +78,7 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
   });
 
   it(`keeps every acknowledged write, fires scheduled ones and resumes the webhook outbox over ${ROUNDS} kills`, { timeout: 55_000 }, async (t) => {
+    const T0 = Date.now();
     const seed = Number(process.env.HERALD_CRASH_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
@@ -112,11 +113,21 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     async function checkInboxes(node: HeraldProcess, when: string): Promise<Map<string, NotificationJson[]>> {
       const byUser = new Map<string, NotificationJson[]>();
       for (const user of USERS) {
-        const list = await listAll(call(node), user);
+        // The scheduler may release a due notification between reading the list and the counts:
+        // compare them only from a read that the counts before and after agree on.
+        let list: NotificationJson[] = [];
+        let counts: { unread: number; total: number } | null = null;
+        for (let attempt = 0; attempt < 5 && counts === null; attempt++) {
+          const before = await countsOf(call(node), user);
+          list = await listAll(call(node), user);
+          const after = await countsOf(call(node), user);
+          if (before.total === after.total && before.unread === after.unread) counts = after;
+        }
+        assert.ok(counts, `${when}: ${user}'s counts settled ${context}`);
         assert.deepEqual(list.map((n) => n.seq), Array.from({ length: list.length }, (_, i) => i + 1), `${when}: ${user} has seqs 1..n without a gap ${context}`);
         assert.equal(new Set(list.map((n) => n.id)).size, list.length, `${when}: ${user} has no notification twice ${context}`);
         const unread = list.filter((n) => !n.opened).length;
-        assert.deepEqual(await countsOf(call(node), user), { unread, total: list.length }, `${when}: ${user}'s counts agree with the list ${context}`);
+        assert.deepEqual(counts, { unread, total: list.length }, `${when}: ${user}'s counts agree with the list ${context}`);
         byUser.set(user, list);
       }
       const now = Date.now();
@@ -261,6 +272,7 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     assert.ok(leftInOutbox.size >= ROUNDS, `the kills left webhook batches in the outbox (${leftInOutbox.size}) ${context}`);
 
     // The last restart: the receiver answers now, and a device of each user is online.
+    console.log('T rounds done', Date.now() - T0);
     hookReceiver.respond = () => 200;
     const node = await start();
     const devices = new Map<string, RawClient>();
@@ -283,6 +295,7 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     assert.ok(events.some((event) => event.name === 'channel_occupied'), 'subscriptions produced webhook events');
 
     // Scheduled pushes acknowledged before the last kill fire live on the restarted process.
+    console.log('T outbox delivered', Date.now() - T0);
     const late = pushes.filter((p) => p.acked !== null && p.dueAt !== null && p.dueAt >= lateDueAt);
     assert.ok(late.length > 0, `the last round scheduled pushes due after the restart ${context}`);
     for (const push of late) {
@@ -294,6 +307,7 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
         );
       }
     }
+    console.log('T late fired', Date.now() - T0);
     await waitFor(() => outboxRows().length === 0, 'the outbox drained', 10_000);
     const byUser = await checkInboxes(node, 'after the last restart');
     for (const push of pushes.filter((p) => p.acked !== null && p.dueAt !== null)) {
@@ -302,6 +316,7 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
       }
     }
 
+    console.log('T checked', Date.now() - T0);
     // Unacknowledged pushes retried with their idempotency keys: then every push is there exactly once.
     for (const push of pushes.filter((p) => p.acked === null)) await send(node, push);
     const final = await checkInboxes(node, 'after the retries');
