@@ -10,6 +10,8 @@ import { handleSubscribe, handleUnsubscribe, unsubscribeAll } from './subscripti
 import { outbound, type Transport } from './transport.js';
 
 const PING_MESSAGE = outbound(PING);
+/** The watchlist of every socket that has none: shared, not one empty array per socket. */
+const NO_WATCHLIST: readonly string[] = Object.freeze([]);
 /**
  * Characters of frames that may wait behind one that waits on shared state (a cluster call): a
  * client sending faster than that is closed with 4100, so a slow Redis cannot make its frames pile up
@@ -31,7 +33,7 @@ export class Connection {
   readonly subscriptions = new Map<string, Subscription>();
   /** User id after `pusher:signin`. */
   userId: string | null = null;
-  watchlist: readonly string[] = [];
+  watchlist: readonly string[] = NO_WATCHLIST;
   /** Signed in, or subscribed to an authorised channel (authorised-connections mode). */
   authorised = false;
   closed = false;

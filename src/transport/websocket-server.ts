@@ -81,7 +81,7 @@ export class WebSocketEndpoint {
   private accept(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     ws.on('error', ignoreSocketError);
     this.openSockets++;
-    ws.once('close', this.socketClosed);
+    ws.on('close', this.socketClosed); // emitted once; `once` would wrap the shared listener per socket
     // This runs inside the HTTP server's 'upgrade' event: a throw here would end the process.
     try {
       this.open(ws, req, key, protocol);
@@ -100,24 +100,29 @@ export class WebSocketEndpoint {
     }
     // Unknown and disabled apps are refused by the realtime core (4001, 4003).
     const app = this.realtime.apps.findByKey(key);
-    const slot = app ? `${app.id} ${clientAddress(req, this.options.trustProxy)}` : '';
+    // Counted only for apps with a limit: no address lookup or map entry per socket otherwise.
+    let slot: string | null = null;
     if (app?.enabled) {
       const origin = req.headers.origin;
       if (!originAllowed(app, origin)) {
         this.refuse(transport, key, ErrorCode.Unauthorized, `Origin ${String(origin).slice(0, 200)} is not allowed to connect to this app`);
         return;
       }
-      if (app.maxConnectionsPerIp !== null && (this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) {
-        this.refuse(transport, key, ErrorCode.OverCapacity, `Too many connections from this address (limit ${app.maxConnectionsPerIp}); retry later`);
-        return;
+      if (app.maxConnectionsPerIp !== null) {
+        slot = `${app.id} ${clientAddress(req, this.options.trustProxy)}`;
+        if ((this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) {
+          this.refuse(transport, key, ErrorCode.OverCapacity, `Too many connections from this address (limit ${app.maxConnectionsPerIp}); retry later`);
+          return;
+        }
       }
     }
     const connection = this.realtime.connect(key, transport);
     if (!connection) return;
     bindConnection(ws, connection);
+    if (slot === null) return;
     this.perAddress.set(slot, (this.perAddress.get(slot) ?? 0) + 1);
     (ws as SlotSocket)[kAddressSlot] = slot;
-    ws.once('close', this.releaseSlot);
+    ws.on('close', this.releaseSlot); // emitted once
   }
 
   /** Refuses a socket with a `pusher:error` and the same close code, counted like the core's refusals. */

@@ -124,7 +124,7 @@ export class WsTransport implements Transport {
     this.queuedCount = this.queuedBytes = 0;
     this.traffic.slowConsumerCloses++;
     const connection = (this.ws as TaggedSocket)[kConnection];
-    if (connection) connection.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
+    if (connection && !connection.closed) connection.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
     else this.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
   }
 }
@@ -144,6 +144,8 @@ const queue = {
   flushScheduled: false,
 };
 const EMPTY = Buffer.alloc(0);
+/** Slots of the shared store kept between turns; a larger store is dropped after its flush. */
+const MAX_KEPT_ENTRIES = 1 << 16;
 
 function enqueue(transport: WsTransport, frame: Buffer): void {
   const index = queue.used++;
@@ -181,6 +183,11 @@ function flushAll(): void {
     }
   }
   for (let i = 0; i < queue.used; i++) queue.frames[i] = EMPTY;
+  if (queue.next.length > MAX_KEPT_ENTRIES) {
+    // A one-off burst (a large fan-out in one turn) does not keep its megabytes of slots.
+    queue.frames = [];
+    queue.next = new Int32Array(1024);
+  }
   queue.used = 0;
   queue.transportCount = 0;
   queue.flushScheduled = false;

@@ -30,7 +30,7 @@ import { channelAuth, rawSocket, startWithApps } from './support.js';
 
 const APP = defineApp({ id: 'crash-app', key: 'crash-key', secret: 'crash-secret' });
 const USERS = ['alice', 'bob', 'carol', 'dave'];
-const ROUNDS = 4;
+const ROUNDS = 3;
 const WORKERS = 6;
 
 /** A push the test sent, and what came of it. */
@@ -78,7 +78,6 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
   });
 
   it(`keeps every acknowledged write, fires scheduled ones and resumes the webhook outbox over ${ROUNDS} kills`, { timeout: 55_000 }, async (t) => {
-    const T0 = Date.now();
     const seed = Number(process.env.HERALD_CRASH_SEED ?? Date.now() % 1_000_000);
     const rand = random(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
@@ -250,6 +249,9 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
       lateDueAt = round === ROUNDS - 1 ? Date.now() + 7_000 : Date.now() + 2_500 + Math.floor(rand() * 3_000);
       const state = { stop: false, cut: 0 };
       const streaming = stream(node, round, lateDueAt, state);
+      // On a loaded machine the random stream may not get a scheduled push acknowledged before the
+      // kill; one sent and answered here makes sure the last round leaves one to fire after restart.
+      if (round === ROUNDS - 1) await send(node, newPush(round, lateDueAt + 100));
       await sleep(400 + Math.floor(rand() * 1_000));
       const quiet = await quietOutbox();
       assert.ok(quiet, `round ${round}: found a moment without a webhook delivery attempt under way ${context}`);
@@ -272,7 +274,6 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     assert.ok(leftInOutbox.size >= ROUNDS, `the kills left webhook batches in the outbox (${leftInOutbox.size}) ${context}`);
 
     // The last restart: the receiver answers now, and a device of each user is online.
-    console.log('T rounds done', Date.now() - T0);
     hookReceiver.respond = () => 200;
     const node = await start();
     const devices = new Map<string, RawClient>();
@@ -295,7 +296,6 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     assert.ok(events.some((event) => event.name === 'channel_occupied'), 'subscriptions produced webhook events');
 
     // Scheduled pushes acknowledged before the last kill fire live on the restarted process.
-    console.log('T outbox delivered', Date.now() - T0);
     const late = pushes.filter((p) => p.acked !== null && p.dueAt !== null && p.dueAt >= lateDueAt);
     assert.ok(late.length > 0, `the last round scheduled pushes due after the restart ${context}`);
     for (const push of late) {
@@ -307,7 +307,6 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
         );
       }
     }
-    console.log('T late fired', Date.now() - T0);
     await waitFor(() => outboxRows().length === 0, 'the outbox drained', 10_000);
     const byUser = await checkInboxes(node, 'after the last restart');
     for (const push of pushes.filter((p) => p.acked !== null && p.dueAt !== null)) {
@@ -316,7 +315,6 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
       }
     }
 
-    console.log('T checked', Date.now() - T0);
     // Unacknowledged pushes retried with their idempotency keys: then every push is there exactly once.
     for (const push of pushes.filter((p) => p.acked === null)) await send(node, push);
     const final = await checkInboxes(node, 'after the retries');

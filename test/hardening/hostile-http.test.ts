@@ -276,7 +276,7 @@ describe('hostile HTTP input (real process)', () => {
   it('cuts a slow-loris connection at the production header timeout (10 s) with 408', { timeout: 20_000 }, async () => {
     const { ms, statusLine } = await loris;
     assert.equal(statusLine, 'HTTP/1.1 408 Request Timeout');
-    assert.ok(ms >= 9_500 && ms < 13_000, `cut after ${ms} ms`);
+    assert.ok(ms >= 9_500 && ms < 15_000, `cut after ${ms} ms (10 s, checked every second; slack for a loaded machine)`);
     await stillServing();
   });
 });

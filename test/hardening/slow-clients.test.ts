@@ -91,7 +91,7 @@ describe('slow clients: a client that stops reading is cut off at its buffer bou
   const BOUND = 512 * 1024;
   const PAYLOAD = 16 * 1024;
   const EVENTS = 600; // 9.6 MB per phase: more than the bound plus what loopback's kernel buffers hold
-  const READERS = 5;
+  const READERS = 3;
   let harness: Harness;
   before(async () => {
     harness = await startHarness({
@@ -188,9 +188,10 @@ describe('slow clients: a client that stops reading is cut off at its buffer bou
         `readers' latency p50/p95/max: all reading ${pct(before, 50).toFixed(1)}/${pct(before, 95).toFixed(1)}/${pct(before, 100).toFixed(1)} ms, ` +
         `one stalled ${pct(during, 50).toFixed(1)}/${pct(during, 95).toFixed(1)}/${pct(during, 100).toFixed(1)} ms`,
     );
-    // The readers are not held up by the stalled one: same latency, within noise of a shared machine.
-    assert.ok(pct(during, 50) <= pct(before, 50) * 2 + 20, `median latency ${pct(during, 50).toFixed(1)} ms vs ${pct(before, 50).toFixed(1)} ms`);
-    assert.ok(pct(during, 95) <= pct(before, 95) * 2 + 50, `p95 latency ${pct(during, 95).toFixed(1)} ms vs ${pct(before, 95).toFixed(1)} ms`);
+    // The readers are not held up by the stalled one: the same latency, within the noise of a shared
+    // machine (a server that waited on the stalled socket, or buffered for it without bound, adds seconds).
+    assert.ok(pct(during, 50) <= pct(before, 50) * 3 + 20, `median latency ${pct(during, 50).toFixed(1)} ms vs ${pct(before, 50).toFixed(1)} ms`);
+    assert.ok(pct(during, 95) <= pct(before, 95) * 3 + 100, `p95 latency ${pct(during, 95).toFixed(1)} ms vs ${pct(before, 95).toFixed(1)} ms`);
   });
 });
 

@@ -128,6 +128,19 @@ describe('WsTransport: coalesced writes', () => {
     assert.deepEqual(fake.calls, []);
   });
 
+  it('handles a burst larger than the shared store, and works on after it', async () => {
+    const fakes = Array.from({ length: 200 }, () => fakeSocket());
+    const transports = fakes.map((fake) => new WsTransport(fake.ws, new TrafficCounters(), 1 << 30));
+    const messages = Array.from({ length: 500 }, (_, i) => outbound(`{"i":${i}}`));
+    for (const message of messages) for (const transport of transports) transport.send(message);
+    await nextTurn();
+    const expected = Buffer.concat(messages.map((message) => message.wire as Buffer));
+    for (const fake of fakes) assert.deepEqual(fake.writes(), [expected]);
+    transports[0].send(outbound('{"after":true}'));
+    await nextTurn();
+    assert.deepEqual(fakes[0].writes()[1], frameText('{"after":true}'));
+  });
+
   it('starts a new batch in the next turn', async () => {
     const fake = fakeSocket();
     const transport = new WsTransport(fake.ws, new TrafficCounters(), 1 << 20);
