@@ -17,7 +17,7 @@ export interface Options {
   readonly loadCore: number;
   readonly subscriberWorkers: number;
   readonly sizes: Sizes;
-  /** Directory for Herald CPU profiles (`--cpu-prof`), or null. */
+  /** Directory for the servers' CPU profiles (`--cpu-prof`), or null. */
   readonly cpuProfDir: string | null;
   readonly outDir: string;
   readonly maxMinutes: number;
@@ -64,7 +64,7 @@ server (bench/floor-server.ts, same pinning); the load runs in worker processes 
   --churn-connects N        connects (and disconnects) per second (default 100)
   --churn-hold-ms MS        how long a churn socket stays subscribed (default 0)
   --quick                   small sizes, for a smoke test (about a minute)
-  --cpu-prof                write V8 CPU profiles of Herald to bench/results/profiles/
+  --cpu-prof                write V8 CPU profiles of every server started here to bench/results/profiles/
   --out DIR                 results directory (default bench/results)
   --plot FILE               the fan-out latency-vs-load plot (SVG), written when fan-out ran at 2+ rates
                             (default: <out>/bench-<time>.svg)

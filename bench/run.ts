@@ -41,8 +41,7 @@ function serverKinds(options: Options): ServerKind[] {
       name,
       inbox: true,
       async start(runName) {
-        const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=${name}-${runName}.cpuprofile`] : [];
-        const server = await startHeraldProcess({ core: options.serverCore, nodeArgs: profile, cli });
+        const server = await startHeraldProcess({ core: options.serverCore, nodeArgs: profileArgs(options, name, runName), cli });
         return { name, address: { host: server.host, port: server.port, app: server.app }, pid: server.pid, stop: () => server.stop() };
       },
     });
@@ -53,13 +52,19 @@ function serverKinds(options: Options): ServerKind[] {
     kinds.push({
       name: 'floor',
       inbox: false,
-      async start() {
-        const server = await startFloorProcess({ core: options.serverCore });
+      async start(runName) {
+        const server = await startFloorProcess({ core: options.serverCore, nodeArgs: profileArgs(options, 'floor', runName) });
         return { name: 'floor', address: { host: server.host, port: server.port, app: server.app }, pid: server.pid, stop: () => server.stop() };
       },
     });
   }
   return kinds;
+}
+
+/** Node flags that write a V8 CPU profile of the server's run, with `--cpu-prof`. */
+function profileArgs(options: Options, server: string, runName: string): string[] {
+  if (!options.cpuProfDir) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=${server}-${runName}.cpuprofile`];
 }
 
 /** The runs of a scenario: one per fan-out rate, one otherwise. */

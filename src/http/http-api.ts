@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
 import { HttpError, notFound } from '../protocol/errors.js';
+import { InFlight } from '../ops/in-flight.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
 import { authenticatePusher } from './pusher-signature.js';
 import { Router } from './router.js';
@@ -53,9 +54,8 @@ export class HttpApi {
   /** Per-app events and reads per second. */
   readonly limits: AppRateLimits;
   private observer: RequestObserver | null = null;
-  private inFlight = 0;
+  private readonly inFlight = new InFlight();
   private draining = false;
-  private drained: (() => void) | null = null;
 
   constructor(private readonly deps: HttpApiDeps) {
     this.limits = new AppRateLimits(deps.now);
@@ -78,35 +78,16 @@ export class HttpApi {
    */
   drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(finish, timeoutMs);
-      timer.unref();
-      function finish(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.drained = finish;
-    });
+    return this.inFlight.settled(timeoutMs);
   }
-
-  // One shared listener for every response (no closure per request).
-  private readonly requestDone = (): void => {
-    this.inFlight--;
-    if (this.inFlight === 0 && this.drained) {
-      const drained = this.drained;
-      this.drained = null;
-      drained();
-    }
-  };
 
   /** Handles one request; never throws. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headerId = req.headers['x-request-id'];
     const requestId = typeof headerId === 'string' && /^[\w.\-]{1,64}$/.test(headerId) ? headerId : randomUUID();
     res.setHeader('x-request-id', requestId);
-    this.inFlight++;
-    res.once('close', this.requestDone);
+    this.inFlight.started();
+    res.once('close', this.inFlight.finished);
     if (this.draining) res.setHeader('connection', 'close');
     let routeName = UNMATCHED_ROUTE;
     const logger = this.deps.logger.child({ requestId });

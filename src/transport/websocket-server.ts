@@ -7,6 +7,7 @@ import { originAllowed } from '../config/apps.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { errorMessage } from '../protocol/messages.js';
+import { InFlight } from '../ops/in-flight.js';
 import { outbound } from '../realtime/transport.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { bindConnection, WsTransport } from './ws-transport.js';
@@ -36,8 +37,7 @@ export class WebSocketEndpoint {
   });
 
   /** Sockets accepted and not yet closed (the close handshake done or the socket cut). */
-  private openSockets = 0;
-  private allClosed: (() => void) | null = null;
+  private readonly openSockets = new InFlight();
   /** Open sockets by app id and client address, for `max_connections_per_ip`. */
   private readonly perAddress = new Map<string, number>();
   /** One shared close listener (`this` is the socket) that gives its address slot back. */
@@ -80,8 +80,8 @@ export class WebSocketEndpoint {
 
   private accept(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     ws.on('error', ignoreSocketError);
-    this.openSockets++;
-    ws.on('close', this.socketClosed); // emitted once; `once` would wrap the shared listener per socket
+    this.openSockets.started();
+    ws.on('close', this.openSockets.finished); // emitted once; `once` would wrap the shared listener per socket
     // This runs inside the HTTP server's 'upgrade' event: a throw here would end the process.
     try {
       this.open(ws, req, key, protocol);
@@ -142,27 +142,8 @@ export class WebSocketEndpoint {
    * drop close frames still queued behind other data, and clients would see 1006 instead of 4200.
    */
   closed(timeoutMs: number): Promise<void> {
-    if (this.openSockets === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(finish, timeoutMs);
-      timer.unref();
-      function finish(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.allClosed = finish;
-    });
+    return this.openSockets.settled(timeoutMs);
   }
-
-  // One shared listener for every socket (no closure per connection).
-  private readonly socketClosed = (): void => {
-    this.openSockets--;
-    if (this.openSockets === 0 && this.allClosed) {
-      const allClosed = this.allClosed;
-      this.allClosed = null;
-      allClosed();
-    }
-  };
 }
 
 /**

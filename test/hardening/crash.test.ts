@@ -8,12 +8,13 @@
  * The receiver answers 503 during the kill rounds, so batches pile up in the outbox and each kill
  * leaves some behind. A kill is placed at a random time, then held back (a few ms at most) while a
  * delivery attempt is under way: a batch claimed by a process that dies is leased for 60 s before
- * another claim may take it (docs/webhooks.md), which a bounded test cannot wait for. The test
- * checks in the file that no lease was left behind, so it knows it proved the resumption it claims.
+ * another claim may take it (docs/webhooks.md), which a bounded test cannot wait for. The process
+ * is stopped (SIGSTOP) while the file is checked for leases, so the check and the kill see the
+ * same state however loaded the machine is.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -50,6 +51,16 @@ interface OutboxRow {
   attempts: number;
   lease_until_ms: number | null;
   next_attempt_ms: number;
+}
+
+/** Resolves once the kernel reports the process stopped (a signal is delivered asynchronously). */
+async function stoppedState(pid: number): Promise<void> {
+  for (;;) {
+    // The state is the field after the parenthesised command name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T') return;
+    await sleep(1);
+  }
 }
 
 /** A seeded PRNG (mulberry32), so a failing run can be repeated with its printed seed. */
@@ -204,22 +215,28 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
     }
 
     /**
-     * Waits (at most 3 s) for a moment when no delivery attempt is under way or due within 150 ms,
-     * read from the file: the outbox has a head batch that already failed once, is not leased, and
-     * is not due yet. Returns false if there was none.
+     * Kills the process at a moment when no delivery attempt is under way. It is stopped first
+     * (SIGSTOP), so it can neither claim a batch nor finish one while the file is read; if no batch
+     * is leased it is killed there, else it runs a few ms more and the check is repeated. Returns
+     * the kill time, or null if no such moment came within 5 s.
      */
-    async function quietOutbox(): Promise<boolean> {
+    async function killOutsideDelivery(node: HeraldProcess): Promise<number | null> {
       const db = new Database(database, { readonly: true, fileMustExist: true });
       try {
-        const head = db.prepare<[], OutboxRow>('SELECT * FROM webhook_outbox WHERE parked_at_ms IS NULL ORDER BY id LIMIT 1');
-        const deadline = Date.now() + 3_000;
+        const leased = db.prepare<[number], number>('SELECT count(*) FROM webhook_outbox WHERE parked_at_ms IS NULL AND lease_until_ms > ?').pluck();
+        const deadline = Date.now() + 5_000;
         while (Date.now() < deadline) {
-          const row = head.get();
+          node.child.kill('SIGSTOP');
+          await stoppedState(node.child.pid!);
           const now = Date.now();
-          if (row && row.attempts > 0 && (row.lease_until_ms === null || row.lease_until_ms <= now) && row.next_attempt_ms > now + 150) return true;
-          await sleep(3);
+          if (leased.get(now) === 0) {
+            node.child.kill('SIGKILL');
+            return now;
+          }
+          node.child.kill('SIGCONT');
+          await sleep(2 + Math.floor(rand() * 5));
         }
-        return false;
+        return null;
       } finally {
         db.close();
       }
@@ -253,10 +270,8 @@ describe('crash safety under a mixed stream (real process, SIGKILL at random poi
       // kill; one sent and answered here makes sure the last round leaves one to fire after restart.
       if (round === ROUNDS - 1) await send(node, newPush(round, lateDueAt + 100));
       await sleep(400 + Math.floor(rand() * 1_000));
-      const quiet = await quietOutbox();
-      assert.ok(quiet, `round ${round}: found a moment without a webhook delivery attempt under way ${context}`);
-      const killedAt = Date.now();
-      node.child.kill('SIGKILL');
+      const killedAt = await killOutsideDelivery(node);
+      assert.ok(killedAt !== null, `round ${round}: found a moment without a webhook delivery attempt under way ${context}`);
       const exit = await node.exited;
       state.stop = true;
       await streaming;
