@@ -64,7 +64,8 @@ function serverKinds(options: Options): ServerKind[] {
 /** Node flags that write a V8 CPU profile of the server's run, with `--cpu-prof`. */
 function profileArgs(options: Options, server: string, runName: string): string[] {
   if (!options.cpuProfDir) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=${server}-${runName}.cpuprofile`];
+  // Sampled every 250 µs rather than V8's 1 ms: a request's work is a fraction of a millisecond.
+  return ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${resolve(options.cpuProfDir)}`, `--cpu-prof-name=${server}-${runName}.cpuprofile`];
 }
 
 /** The runs of a scenario: one per fan-out rate, one otherwise. */
