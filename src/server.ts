@@ -43,6 +43,12 @@ export interface HeraldDeps {
   readonly metricsPort?: number | null | false;
   /** Count `max_connections_per_ip` by the last `X-Forwarded-For` entry (a reverse proxy in front). */
   readonly trustProxy?: boolean;
+  /**
+   * A name that stays the same when this node restarts and that no other running node shares: it
+   * takes its webhook leases under it, and ends them when it starts again. Default: unique to this
+   * process, so leases of a previous run wait until they run out.
+   */
+  readonly nodeName?: string;
   /** HTTP timeouts; tests shorten them. */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
@@ -100,6 +106,7 @@ export class HeraldServer {
       now,
       options: deps.webhooks,
       cluster: adapter,
+      leaseHolder: deps.nodeName,
     });
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
     registerPusherRoutes(this.api, this.realtime);

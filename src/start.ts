@@ -31,6 +31,7 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
     realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections, maxBufferedBytes: config.maxBufferedBytes },
     metricsPort: worker && config.metricsPort !== null ? false : config.metricsPort,
     trustProxy: config.trustProxy,
+    nodeName: worker ? `${config.nodeName}#${process.env.HERALD_WORKER_INDEX ?? 0}` : config.nodeName,
     dashboard: { adminToken: config.adminToken },
     demo: config.demo,
   });

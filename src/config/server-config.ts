@@ -1,5 +1,6 @@
 /** The server's configuration: flags override `HERALD_*` environment variables, validated into one typed object. */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, defineApp, describeIssues, parseAppsFile, type App } from './apps.js';
 
@@ -32,6 +33,7 @@ export const SETTINGS = {
   maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'HERALD_MAX_BUFFERED_BYTES', type: 'string', help: 'Unsent bytes after which a socket that does not read is closed with 4100 (default 4194304, 4 MB)' },
   workers: { flag: 'workers', env: 'HERALD_WORKERS', type: 'string', help: 'Worker processes sharing the port (Node cluster), at most one per core; more than 1 needs --redis-url (default 1)' },
   trustProxy: { flag: 'trust-proxy', env: 'HERALD_TRUST_PROXY', type: 'boolean', help: 'A reverse proxy in front appends the client address to X-Forwarded-For: use it for max_connections_per_ip (default off)' },
+  nodeName: { flag: 'node-name', env: 'HERALD_NODE_NAME', type: 'string', help: 'Name of this node that stays the same across its restarts and no other running node shares; webhook batches it was sending when it died go out at once when it starts again (default HOSTNAME:PORT)' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -69,6 +71,8 @@ export interface ServerConfig {
   readonly workers: number;
   /** Take client addresses from the last `X-Forwarded-For` entry. */
   readonly trustProxy: boolean;
+  /** This node's name across restarts; a worker of `--workers` appends `#<index>`. */
+  readonly nodeName: string;
 }
 
 const booleanText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
@@ -110,6 +114,7 @@ const schema = z.object({
   maxBufferedBytes: integerText(65_536, 2 ** 31).default(4 * 1024 * 1024),
   workers: integerText(1, 256).default(1),
   trustProxy: booleanText.default(false),
+  nodeName: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
   path: ['metricsPort'],
   message: 'must differ from the main port (HERALD_PORT / --port)',
@@ -168,6 +173,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     maxBufferedBytes: settings.maxBufferedBytes,
     workers: settings.workers,
     trustProxy: settings.trustProxy,
+    nodeName: settings.nodeName ?? `${hostname()}:${settings.port}`,
   };
 }
 

@@ -184,8 +184,14 @@ export interface WebhookCounts {
 export interface WebhookOutbox {
   /** Stores batches durably, in the given order (which becomes their delivery order per target). */
   enqueueWebhooks(batches: readonly NewWebhookBatch[]): Promise<void>;
-  /** Leases up to `limit` due batches until `leaseUntil`, oldest first. */
-  claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]>;
+  /** Leases up to `limit` due batches until `leaseUntil`, oldest first, to `holder` (the claiming node's name). */
+  claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]>;
+  /**
+   * Ends every lease `holder` took, leaving those batches as they were before the claim (same
+   * attempts, due at once if they were due). A node calls it as it starts, for the batches it was
+   * sending when it died. Returns how many leases it ended.
+   */
+  releaseWebhookLeases(holder: string): Promise<number>;
   /** Removes a delivered batch. */
   completeWebhook(id: number): Promise<void>;
   /**

@@ -3,6 +3,8 @@
  * filters them per target, batches them, writes the batches to the durable outbox and has the
  * sender deliver them. Delivery is at-least-once and ordered per target; see docs/webhooks.md.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import type { InboxEvent } from '../inbox/inbox.js';
@@ -75,6 +77,8 @@ export interface WebhookDispatcherDeps {
   readonly options?: Partial<WebhookOptions>;
   /** Cluster-wide channels and members, against which a held leave is checked before it is sent. */
   readonly cluster?: LeaveState;
+  /** The node's name across restarts (see HeraldDeps.nodeName); default: unique to this process. */
+  readonly leaseHolder?: string;
 }
 
 const WRITE_RETRY_MS = 1_000;
@@ -99,7 +103,8 @@ export class WebhookDispatcher {
     const cluster = deps.cluster;
     this.leaveDelay = new LeaveDelay(this.options.leaveDelayMs, (item) => this.route(item), cluster ? (item) => stillGone(cluster, item) : null);
     this.batcher = new Batcher(this.options.batchWindowMs, this.options.maxBatchEvents, deps.now, (batch) => this.write(batch));
-    this.sender = new WebhookSender(deps.outbox, deps.apps, deps.logger, deps.now, this.options);
+    const holder = deps.leaseHolder ?? `${hostname()}:pid-${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.sender = new WebhookSender(deps.outbox, deps.apps, deps.logger, deps.now, this.options, holder);
   }
 
   /** Numbers for the metrics. */

@@ -54,6 +54,8 @@ export class WebhookSender {
     private readonly logger: Logger,
     private readonly now: () => number,
     private readonly options: SenderOptions,
+    /** This node's name in the leases it takes. */
+    private readonly holder: string,
   ) {}
 
   /** Batches being sent right now. */
@@ -61,12 +63,25 @@ export class WebhookSender {
     return this.inFlight.size;
   }
 
-  /** Starts polling; batches left by an earlier run (or another node) are picked up at once. */
+  /**
+   * Starts polling; batches left by an earlier run (or another node) are picked up at once. First it
+   * ends the leases its previous run (same holder name) still held when it died: those batches were
+   * being sent, and would otherwise wait for their leases to run out.
+   */
   start(): void {
     if (this.timer || this.stopping.signal.aborted) return;
     this.timer = setInterval(() => this.kick(), this.options.pollIntervalMs);
     this.timer.unref();
-    this.kick();
+    this.claiming = this.outbox
+      .releaseWebhookLeases(this.holder)
+      .then((released) => {
+        if (released > 0) this.logger.warn({ batches: released, holder: this.holder }, 'webhook batches this node was sending when it stopped are due again');
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'could not end the webhook leases of an earlier run; they are sent when the leases run out'))
+      .finally(() => {
+        this.claiming = null;
+        this.kick();
+      });
   }
 
   /** Looks for due batches soon (after an enqueue or a delivery); never runs two claims at once. */
@@ -102,7 +117,7 @@ export class WebhookSender {
     const slots = this.options.maxInFlight - this.inFlight.size;
     if (slots <= 0) return;
     const now = this.now();
-    const batches = await this.outbox.claimWebhooks(new Date(now), new Date(now + this.options.leaseMs), slots);
+    const batches = await this.outbox.claimWebhooks(new Date(now), new Date(now + this.options.leaseMs), slots, this.holder);
     for (const batch of batches) {
       const sending: Promise<void> = this.deliver(batch)
         .catch((error: unknown) => this.logger.error({ err: error, batch: batch.id }, 'webhook batch bookkeeping failed; it is retried when its lease runs out'))

@@ -1,6 +1,7 @@
 /** The pure pieces of the hardening: JSON depth, the apps-file options, origins and client addresses. */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, defineApp, originAllowed, parseAppsFile } from '../../src/config/apps.js';
@@ -110,5 +111,14 @@ describe('HERALD_TRUST_PROXY', () => {
     assert.equal(loadConfig({ trustProxy: 'true' }).trustProxy, true);
     assert.equal(loadConfig({ trustProxy: true }).trustProxy, true);
     assert.throws(() => loadConfig({ trustProxy: 'maybe' }), ConfigError);
+  });
+});
+
+describe('HERALD_NODE_NAME', () => {
+  it('names the node HOSTNAME:PORT unless told otherwise, and refuses an empty name', () => {
+    assert.equal(loadConfig({}).nodeName, `${hostname()}:6001`);
+    assert.equal(loadConfig({ port: '7000' }).nodeName, `${hostname()}:7000`);
+    assert.equal(loadConfig({ nodeName: ' web-3 ' }).nodeName, 'web-3');
+    assert.throws(() => loadConfig({ nodeName: '  ' }), ConfigError);
   });
 });

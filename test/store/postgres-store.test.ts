@@ -278,9 +278,9 @@ if (url === undefined || url === '') {
       const ids = new Set<number>();
       // Every node claims and completes in a loop, like three dispatchers sharing one database.
       await Promise.all(
-        nodes.map(async (node) => {
+        nodes.map(async (node, n) => {
           for (let round = 0; round < 5000 && ids.size < nodes.length * perNode; round++) {
-            const claimed = (await node.outbox.claimWebhooks(T0, new Date(T0.getTime() + HOUR), 3)).filter((b) => b.appId === app);
+            const claimed = (await node.outbox.claimWebhooks(T0, new Date(T0.getTime() + HOUR), 3, `node-${n}`)).filter((b) => b.appId === app);
             for (const batch of claimed) {
               assert.equal(ids.has(batch.id), false, `batch ${batch.id} handed out twice`);
               ids.add(batch.id);

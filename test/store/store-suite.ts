@@ -338,9 +338,9 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         return { appId, target, body, createdAt: w(createdMs), nextAttemptAt: w(dueMs) };
       }
 
-      /** Claims at `nowMs` (leased for LEASE) and returns the claimed batches of `appId`. */
-      async function claimMine(appId: string, nowMs: number, limit = 1000): Promise<WebhookBatch[]> {
-        return (await store.outbox.claimWebhooks(w(nowMs), w(nowMs + LEASE), limit)).filter((b) => b.appId === appId);
+      /** Claims at `nowMs` (leased for LEASE, to `holder`) and returns the claimed batches of `appId`. */
+      async function claimMine(appId: string, nowMs: number, limit = 1000, holder = 'node-a'): Promise<WebhookBatch[]> {
+        return (await store.outbox.claimWebhooks(w(nowMs), w(nowMs + LEASE), limit, holder)).filter((b) => b.appId === appId);
       }
 
       const bodies = (list: readonly WebhookBatch[]) => list.map((b) => b.body);
@@ -348,7 +348,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       /** Completes everything still pending (claimable far in the future), so later tests start from an empty outbox. */
       async function drain(): Promise<void> {
         for (let round = 0; round < 1000; round++) {
-          const claimed = await store.outbox.claimWebhooks(FAR, new Date(FAR.getTime() + LEASE), 1000);
+          const claimed = await store.outbox.claimWebhooks(FAR, new Date(FAR.getTime() + LEASE), 1000, 'drain');
           if (claimed.length === 0) return;
           for (const b of claimed) await store.outbox.completeWebhook(b.id);
         }
@@ -426,6 +426,31 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         assert.deepEqual(await store.outbox.countWebhooks(app), { pending: 0, parked: 0 });
       });
 
+      it('ends the leases of one holder only, leaving those batches as they were before the claim', async () => {
+        const app = newApp();
+        await store.outbox.enqueueWebhooks([batch(app, 't1', 'r1'), batch(app, 't2', 'r2'), batch(app, 't3', 'r3'), batch(app, 't4', 'r4')]);
+        const [r1] = await claimMine(app, 0, 1, 'node-a');
+        const [r2] = await claimMine(app, 0, 1, 'node-a|b'); // a holder whose name starts like another's
+        const [r3] = await claimMine(app, 0, 1, 'node-b');
+        const [r4] = await claimMine(app, 0, 1, 'node-a');
+        assert.deepEqual(bodies([r1, r2, r3, r4]), ['r1', 'r2', 'r3', 'r4']);
+        assert.equal(await store.outbox.rescheduleWebhook(r4.id, r4.lease, w(0), 1, 'HTTP 503'), true);
+        assert.deepEqual(bodies(await claimMine(app, 0, 1, 'node-a')), ['r4'], 'r4 leased again after a failed attempt');
+
+        assert.equal(await store.outbox.releaseWebhookLeases('node-a'), 2, "node-a's two leases (r1 and r4), not node-a|b's");
+        assert.equal(await store.outbox.releaseWebhookLeases('node-a'), 0, 'nothing left to end');
+        assert.equal(await store.outbox.rescheduleWebhook(r1.id, r1.lease, w(0), 9, 'stale'), false, 'an ended lease cannot reschedule');
+        const again = await claimMine(app, 0, 1000, 'node-c');
+        assert.deepEqual(
+          again.map((b) => [b.body, b.attempts, b.lastError]),
+          [['r1', 0, null], ['r4', 1, 'HTTP 503']],
+          'due at once, with the attempts and error they had',
+        );
+        assert.equal(await store.outbox.rescheduleWebhook(r3.id, r3.lease, w(0), 1, 'still held'), true, "node-b's lease was untouched");
+        assert.equal(await store.outbox.releaseWebhookLeases('node-a|b'), 1);
+        await drain();
+      });
+
       it('keeps parked batches, counts them per app and in total, and never claims them', async () => {
         const app = newApp();
         const before = await store.outbox.countWebhooks();
@@ -445,10 +470,10 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       it('claims at most limit batches, oldest first', async () => {
         const app = newApp();
         await store.outbox.enqueueWebhooks(Array.from({ length: 5 }, (_, i) => batch(app, `t${i}`, `l${i}`)));
-        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l0', 'l1']);
-        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l2', 'l3']);
-        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2)), ['l4']);
-        assert.deepEqual(await store.outbox.claimWebhooks(w(0), w(LEASE), 0), []);
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2, 'node-a')), ['l0', 'l1']);
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2, 'node-a')), ['l2', 'l3']);
+        assert.deepEqual(bodies(await store.outbox.claimWebhooks(w(0), w(LEASE), 2, 'node-a')), ['l4']);
+        assert.deepEqual(await store.outbox.claimWebhooks(w(0), w(LEASE), 0, 'node-a'), []);
         await drain();
       });
 

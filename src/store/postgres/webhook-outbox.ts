@@ -1,6 +1,6 @@
 /** The webhook outbox on PostgreSQL: the `webhook_outbox` table (migration 2), shared by every node. */
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
 import type { NewWebhookBatch, WebhookBatch, WebhookCounts, WebhookOutbox } from '../store.js';
 
 interface OutboxRow {
@@ -37,6 +37,9 @@ const SQL = {
     )
     UPDATE webhook_outbox w SET lease_token = $4, lease_until_ms = $2::bigint FROM claimed WHERE w.id = claimed.id
     RETURNING w.id, w.app_id, w.target, w.body, w.created_at_ms, w.next_attempt_ms, w.attempts, w.last_error`,
+  /** $1 the holder's token prefix. */
+  releaseHeld: `UPDATE webhook_outbox SET lease_token = NULL, lease_until_ms = NULL
+    WHERE parked_at_ms IS NULL AND left(lease_token, length($1)) = $1`,
   complete: 'DELETE FROM webhook_outbox WHERE id = $1',
   /** $1 id, $2 lease token, $3 next attempt, $4 attempts, $5 error. */
   reschedule: `UPDATE webhook_outbox SET next_attempt_ms = $3::bigint, attempts = $4, last_error = $5, lease_token = NULL, lease_until_ms = NULL
@@ -66,11 +69,15 @@ export class PostgresWebhookOutbox implements WebhookOutbox {
     });
   }
 
-  async claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]> {
+  async claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]> {
     if (limit <= 0) return [];
-    const lease = randomUUID();
+    const lease = leaseToken(holder);
     const result = await this.pool.query<OutboxRow>(SQL.claim, [now.getTime(), leaseUntil.getTime(), limit, lease]);
     return result.rows.sort((a, b) => a.id - b.id).map((row) => toBatch(row, lease));
+  }
+
+  async releaseWebhookLeases(holder: string): Promise<number> {
+    return (await this.pool.query(SQL.releaseHeld, [leaseTokenPrefix(holder)])).rowCount ?? 0;
   }
 
   async completeWebhook(id: number): Promise<void> {

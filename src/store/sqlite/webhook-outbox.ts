@@ -1,6 +1,6 @@
 /** The webhook outbox on SQLite: the `webhook_outbox` table (migration 2) and its statements. */
-import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
 import type { NewWebhookBatch, WebhookBatch, WebhookCounts, WebhookOutbox } from '../store.js';
 
 interface OutboxRow {
@@ -40,6 +40,10 @@ function prepareStatements(db: Database.Database) {
     lease: db.prepare<[{ id: number; token: string; until: number }]>(
       'UPDATE webhook_outbox SET lease_token = @token, lease_until_ms = @until WHERE id = @id',
     ),
+    releaseHeld: db.prepare<[{ prefix: string }]>(
+      `UPDATE webhook_outbox SET lease_token = NULL, lease_until_ms = NULL
+       WHERE parked_at_ms IS NULL AND substr(lease_token, 1, length(@prefix)) = @prefix`,
+    ),
     complete: db.prepare<[number]>('DELETE FROM webhook_outbox WHERE id = ?'),
     reschedule: db.prepare<[{ id: number; token: string; next: number; attempts: number; error: string | null }]>(
       `UPDATE webhook_outbox SET next_attempt_ms = @next, attempts = @attempts, last_error = @error, lease_token = NULL, lease_until_ms = NULL
@@ -76,8 +80,8 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
         });
       }
     });
-    this.claimTx = db.transaction((now: number, until: number, limit: number): WebhookBatch[] => {
-      const token = randomUUID();
+    this.claimTx = db.transaction((now: number, until: number, limit: number, holder: string): WebhookBatch[] => {
+      const token = leaseToken(holder);
       return this.sql.due.all({ now, limit }).map((row) => {
         this.sql.lease.run({ id: row.id, token, until });
         return toBatch(row, token);
@@ -94,8 +98,12 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     if (batches.length > 0) this.enqueueTx.immediate(batches);
   }
 
-  async claimWebhooks(now: Date, leaseUntil: Date, limit: number): Promise<WebhookBatch[]> {
-    return limit > 0 ? this.claimTx.immediate(now.getTime(), leaseUntil.getTime(), limit) : [];
+  async claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]> {
+    return limit > 0 ? this.claimTx.immediate(now.getTime(), leaseUntil.getTime(), limit, holder) : [];
+  }
+
+  async releaseWebhookLeases(holder: string): Promise<number> {
+    return this.sql.releaseHeld.run({ prefix: leaseTokenPrefix(holder) }).changes;
   }
 
   async completeWebhook(id: number): Promise<void> {
