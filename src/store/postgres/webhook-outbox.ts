@@ -1,18 +1,8 @@
 /** The webhook outbox on PostgreSQL: the `webhook_outbox` table (migration 2), shared by every node. */
 import type pg from 'pg';
 import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
+import { claimedBatch, type OutboxRow } from '../outbox-row.js';
 import type { NewWebhookBatch, WebhookBatch, WebhookCounts, WebhookOutbox } from '../store.js';
-
-interface OutboxRow {
-  id: number;
-  app_id: string;
-  target: string;
-  body: string;
-  created_at_ms: number;
-  next_attempt_ms: number;
-  attempts: number;
-  last_error: string | null;
-}
 
 /** Runs work in one transaction (the store's helper). */
 export type Transaction = <T>(work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
@@ -73,7 +63,7 @@ export class PostgresWebhookOutbox implements WebhookOutbox {
     if (limit <= 0) return [];
     const lease = leaseToken(holder);
     const result = await this.pool.query<OutboxRow>(SQL.claim, [now.getTime(), leaseUntil.getTime(), limit, lease]);
-    return result.rows.sort((a, b) => a.id - b.id).map((row) => toBatch(row, lease));
+    return result.rows.sort((a, b) => a.id - b.id).map((row) => claimedBatch(row, lease));
   }
 
   async releaseWebhookLeases(holder: string): Promise<number> {
@@ -96,18 +86,4 @@ export class PostgresWebhookOutbox implements WebhookOutbox {
     const row = (await this.pool.query<WebhookCounts>(SQL.counts, [appId ?? null])).rows[0];
     return { pending: row.pending, parked: row.parked };
   }
-}
-
-function toBatch(row: OutboxRow, lease: string): WebhookBatch {
-  return {
-    id: row.id,
-    appId: row.app_id,
-    target: row.target,
-    body: row.body,
-    createdAt: new Date(row.created_at_ms),
-    nextAttemptAt: new Date(row.next_attempt_ms),
-    attempts: row.attempts,
-    lastError: row.last_error,
-    lease,
-  };
 }

@@ -1,19 +1,8 @@
 /** The webhook outbox on SQLite: the `webhook_outbox` table (migration 2) and its statements. */
 import type Database from 'better-sqlite3';
 import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
+import { claimedBatch, type OutboxRow } from '../outbox-row.js';
 import type { NewWebhookBatch, WebhookBatch, WebhookCounts, WebhookOutbox } from '../store.js';
-
-interface OutboxRow {
-  id: number;
-  app_id: string;
-  target: string;
-  body: string;
-  created_at_ms: number;
-  next_attempt_ms: number;
-  attempts: number;
-  last_error: string | null;
-  lease_token: string | null;
-}
 
 interface EnqueueParams {
   appId: string;
@@ -84,7 +73,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       const token = leaseToken(holder);
       return this.sql.due.all({ now, limit }).map((row) => {
         this.sql.lease.run({ id: row.id, token, until });
-        return toBatch(row, token);
+        return claimedBatch(row, token);
       });
     });
   }
@@ -121,18 +110,4 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   async countWebhooks(appId?: string): Promise<WebhookCounts> {
     return this.sql.counts.get({ appId: appId ?? null })!;
   }
-}
-
-function toBatch(row: OutboxRow, lease: string): WebhookBatch {
-  return {
-    id: row.id,
-    appId: row.app_id,
-    target: row.target,
-    body: row.body,
-    createdAt: new Date(row.created_at_ms),
-    nextAttemptAt: new Date(row.next_attempt_ms),
-    attempts: row.attempts,
-    lastError: row.last_error,
-    lease,
-  };
 }
