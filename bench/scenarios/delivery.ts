@@ -3,11 +3,11 @@
  * events go out over the HTTP API at a fixed rate (with optional connection churn alongside), and
  * deliveries, latency and the server's CPU time over the window are collected.
  */
-import type { ChannelPlan, ChurnPlan, ChurnReply, TriggerPlan } from '../load/commands.js';
+import type { ChannelPlan, ChurnPlan, ChurnReply, TriggerPlan, TriggerReply } from '../load/commands.js';
 import { Histogram } from '../histogram.js';
 import { nowMs } from '../payload.js';
 import { round, serverCpu, serverRss, serverWait, sleep, withPool, type ScenarioContext, type ScenarioResult } from './context.js';
-import { awaitDeliveries, collectStats, connectSubscribers, resetCounters } from './subscribers.js';
+import { awaitDeliveries, collectStats, connectSubscribers, resetCounters, type MergedStats, type SubscriberGroup } from './subscribers.js';
 
 export interface DeliveryRun {
   readonly scenario: string;
@@ -92,25 +92,7 @@ export async function runDelivery(ctx: ScenarioContext, run: DeliveryRun): Promi
       cpu_wait_pct: { server: serverWaited === null ? null : round((serverWaited / (windowMs * 1000)) * 100, 1), load: round((loadWaited / (windowMs * 1000)) * 100, 1) },
       notes,
       details: {
-        offered_events_per_s: run.trigger.rate,
-        events: sent.events,
-        events_accepted: sent.accepted,
-        events_unsent: sent.unsent,
-        failed_requests: sent.failedRequests,
-        events_unanswered: sent.unanswered,
-        first_http_error: sent.firstError,
-        late_sends: sent.late,
-        send_span_s: round((sent.lastSendAt - sent.firstSendAt) / 1000),
-        http_request_ms: Histogram.merge([sent.requestLatency]).summary(),
-        subscribe_failed: group.failed,
-        first_subscribe_error: group.firstError,
-        subscribe_ms: group.subscribeLatency.summary(),
-        reordered: stats.reordered,
-        min_per_socket: stats.minPerSocket,
-        max_per_socket: stats.maxPerSocket,
-        pusher_errors: stats.pusherErrors,
-        first_pusher_error: stats.firstPusherError,
-        closed_by_server: stats.closedByServer,
+        ...deliveryDetails(run.trigger.rate, sent, group, stats),
         server_cpu_ms: cpu === null ? null : round(cpu / 1000),
         server_rss_mb_connected: rssConnected === null ? null : round(rssConnected / 1024 / 1024),
         window_s: round(windowMs / 1000),
@@ -119,6 +101,31 @@ export async function runDelivery(ctx: ScenarioContext, run: DeliveryRun): Promi
       },
     };
   });
+}
+
+/** The details every delivery run reports: what the publisher sent, how the sockets subscribed, what they got. */
+export function deliveryDetails(offeredRate: number, sent: TriggerReply, group: SubscriberGroup, stats: MergedStats): Record<string, unknown> {
+  return {
+    offered_events_per_s: offeredRate,
+    events: sent.events,
+    events_accepted: sent.accepted,
+    events_unsent: sent.unsent,
+    failed_requests: sent.failedRequests,
+    events_unanswered: sent.unanswered,
+    first_http_error: sent.firstError,
+    late_sends: sent.late,
+    send_span_s: round((sent.lastSendAt - sent.firstSendAt) / 1000),
+    http_request_ms: Histogram.merge([sent.requestLatency]).summary(),
+    subscribe_failed: group.failed,
+    first_subscribe_error: group.firstError,
+    subscribe_ms: group.subscribeLatency.summary(),
+    reordered: stats.reordered,
+    min_per_socket: stats.minPerSocket,
+    max_per_socket: stats.maxPerSocket,
+    pusher_errors: stats.pusherErrors,
+    first_pusher_error: stats.firstPusherError,
+    closed_by_server: stats.closedByServer,
+  };
 }
 
 function churnDetails(churn: ChurnReply): Record<string, unknown> {

@@ -15,11 +15,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { Histogram } from '../histogram.js';
 import type { ChannelPlan, TriggerPlan } from '../load/commands.js';
 import { processCpuMicros, processRssBytes, processRunQueueWaitMicros, startHeraldProcess, type ServerProcess } from '../server-process.js';
 import { round, sleep, withPool, type ScenarioContext, type ScenarioResult, type ServerUnderTest } from './context.js';
-import { runDelivery } from './delivery.js';
+import { deliveryDetails, runDelivery } from './delivery.js';
 import { fanOutLabel } from './fan-out.js';
 import { awaitDeliveries, collectStats, connectSubscribers, resetCounters } from './subscribers.js';
 
@@ -225,24 +224,7 @@ async function measurePair(ctx: ScenarioContext, node1: ServerUnderTest, node2: 
       cpu_wait_pct: { server: round(((wait1 + wait2) / windowUs) * 100, 1), load: round((loadWaited / windowUs) * 100, 1) },
       notes,
       details: {
-        offered_events_per_s: run.trigger.rate,
-        events: sent.events,
-        events_accepted: sent.accepted,
-        events_unsent: sent.unsent,
-        failed_requests: sent.failedRequests,
-        events_unanswered: sent.unanswered,
-        first_http_error: sent.firstError,
-        late_sends: sent.late,
-        send_span_s: round((sent.lastSendAt - sent.firstSendAt) / 1000),
-        http_request_ms: Histogram.merge([sent.requestLatency]).summary(),
-        subscribe_failed: group.failed,
-        subscribe_ms: group.subscribeLatency.summary(),
-        reordered: stats.reordered,
-        min_per_socket: stats.minPerSocket,
-        max_per_socket: stats.maxPerSocket,
-        pusher_errors: stats.pusherErrors,
-        first_pusher_error: stats.firstPusherError,
-        closed_by_server: stats.closedByServer,
+        ...deliveryDetails(run.trigger.rate, sent, group, stats),
         node1_cpu_ms: round(cpu1 / 1000),
         node2_cpu_ms: round(cpu2 / 1000),
         node1_cpu_us_per_msg: perMsg(cpu1),
