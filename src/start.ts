@@ -14,7 +14,8 @@ import { isWorker, reportMetricsToPrimary } from './workers.js';
  */
 export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   const worker = isWorker();
-  const logger = worker ? createLogger(config.logLevel).child({ worker: Number(process.env.HERALD_WORKER_INDEX ?? 0) }) : createLogger(config.logLevel);
+  const workerIndex = Number(process.env.HERALD_WORKER_INDEX ?? 0);
+  const logger = worker ? createLogger(config.logLevel).child({ worker: workerIndex }) : createLogger(config.logLevel);
   if (config.usingDefaultCredentials) {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
   }
@@ -31,7 +32,7 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
     realtime: { activityTimeoutSeconds: config.activityTimeoutSeconds, maxConnections: config.maxConnections, maxBufferedBytes: config.maxBufferedBytes },
     metricsPort: worker && config.metricsPort !== null ? false : config.metricsPort,
     trustProxy: config.trustProxy,
-    nodeName: worker ? `${config.nodeName}#${process.env.HERALD_WORKER_INDEX ?? 0}` : config.nodeName,
+    nodeName: worker ? `${config.nodeName}#${workerIndex}` : config.nodeName,
     dashboard: { adminToken: config.adminToken },
     demo: config.demo,
   });

@@ -4,10 +4,10 @@
  * imports ioredis.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../logger.js';
+import { uniqueProcessName } from '../ops/process-name.js';
 import {
   ClusterUnavailableError,
   type CachedEvent,
@@ -64,7 +64,7 @@ export class RedisAdapter implements ClusterAdapter {
 
   constructor(options: RedisAdapterOptions) {
     this.settings = resolveSettings(options);
-    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.nodeId = options.nodeId ?? uniqueProcessName();
     this.keys = new RedisKeys(this.settings.prefix);
     this.url = options.url;
     this.logger = (options.logger ?? silentLogger()).child({ component: 'redis-adapter', node: this.nodeId });

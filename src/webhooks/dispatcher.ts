@@ -3,11 +3,10 @@
  * filters them per target, batches them, writes the batches to the durable outbox and has the
  * sender deliver them. Delivery is at-least-once and ordered per target; see docs/webhooks.md.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import type { InboxEvent } from '../inbox/inbox.js';
+import { uniqueProcessName } from '../ops/process-name.js';
 import type { RealtimeEvent } from '../realtime/events.js';
 import type { NewWebhookBatch, WebhookOutbox } from '../store/store.js';
 import { Batcher } from './batcher.js';
@@ -103,8 +102,7 @@ export class WebhookDispatcher {
     const cluster = deps.cluster;
     this.leaveDelay = new LeaveDelay(this.options.leaveDelayMs, (item) => this.route(item), cluster ? (item) => stillGone(cluster, item) : null);
     this.batcher = new Batcher(this.options.batchWindowMs, this.options.maxBatchEvents, deps.now, (batch) => this.write(batch));
-    const holder = deps.leaseHolder ?? `${hostname()}:pid-${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.sender = new WebhookSender(deps.outbox, deps.apps, deps.logger, deps.now, this.options, holder);
+    this.sender = new WebhookSender(deps.outbox, deps.apps, deps.logger, deps.now, this.options, deps.leaseHolder ?? uniqueProcessName());
   }
 
   /** Numbers for the metrics. */
