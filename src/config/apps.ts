@@ -1,6 +1,7 @@
 /** Apps and their per-app options: the apps file schema, defaults and lookup. */
 import { z } from 'zod';
 import { channelKind, channelNameProblem } from '../protocol/channels.js';
+import { channelForUser } from '../protocol/user-channel.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
   DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND,
@@ -227,14 +228,14 @@ export class AppRegistry {
 
 /** The inbox channel of a user in an app. */
 export function inboxChannel(app: App, userId: string): string {
-  // A replacer function, so `$&`, `$'` and the like in a user id are inserted literally.
-  return app.inboxChannelTemplate.replace('{userId}', () => userId);
+  return channelForUser(app.inboxChannelTemplate, userId);
 }
 
 /**
  * The inbox channel of a user when live delivery can use it: a valid channel name of the same
- * kind as the template's. A user id such as `cache-bob` would turn `private-{userId}` into a cache
- * channel, and `auth0|1` is no channel name at all: such users are stored and read over HTTP only.
+ * kind as the template's. Ids outside the channel alphabet are encoded (`auth0|1` → `=YXV0aDB8MQ`);
+ * a user id such as `cache-bob` would still turn `private-{userId}` into a cache channel, and a
+ * very long id can exceed the channel name limit: such users are stored and read over HTTP only.
  */
 export function liveInboxChannel(app: App, userId: string): string | null {
   const channel = inboxChannel(app, userId);

@@ -5,7 +5,10 @@ import type { RequestContext } from './context.js';
 import type { HttpApi } from './http-api.js';
 import { authenticateUserSignin, authorizeChannel } from './routes/channel-auth.js';
 import {
+  bulkAction,
   countNotifications,
+  countViews,
+  listChanges,
   deleteNotification,
   getNotification,
   listNotifications,
@@ -31,6 +34,9 @@ export function registerInboxRoutes(api: HttpApi, inbox: Inbox, apps: AppRegistr
     .route('POST', '/apps/:appId/notifications', (ctx) => pushNotifications(ctx, inbox), { ...anyCaller, limit: 'events' })
     .route('GET', base, (ctx) => listNotifications(ctx, inbox), readForUser)
     .route('GET', `${base}/count`, (ctx) => countNotifications(ctx, inbox), readForUser)
+    .route('POST', `${base}/counts`, (ctx) => countViews(ctx, inbox), readForUser)
+    .route('GET', `${base}/changes`, (ctx) => listChanges(ctx, inbox), readForUser)
+    .route('POST', `${base}/bulk`, (ctx) => bulkAction(ctx, inbox), forUser)
     .route('POST', `${base}/open`, (ctx) => openNotifications(ctx, inbox), forUser)
     .route('GET', `${base}/:id`, (ctx) => getNotification(ctx, inbox), readForUser)
     .route('DELETE', `${base}/:id`, (ctx) => deleteNotification(ctx, inbox), forUser)

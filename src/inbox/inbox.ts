@@ -2,7 +2,21 @@
 import type { Logger } from 'pino';
 import { liveInboxChannel, type App, type AppRegistry } from '../config/apps.js';
 import type { Realtime } from '../realtime/realtime.js';
-import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotification } from '../store/store.js';
+import type {
+  BulkAction,
+  BulkResult,
+  BulkTarget,
+  ChangesPage,
+  Counts,
+  ExpiredNotification,
+  InboxFilter,
+  InboxStore,
+  ListQuery,
+  ListResult,
+  PushResult,
+  StoredNotification,
+  ViewCounts,
+} from '../store/store.js';
 import { toNotificationJson } from './notification-json.js';
 import type { PushRequest } from './push-request.js';
 
@@ -11,11 +25,25 @@ export const OPENED_EVENT = 'herald:notifications_opened';
 /** Event sent on a user's channel when a notification is deleted: `{ id, unread, total, last_seq }`. */
 export const DELETED_EVENT = 'herald:notification_deleted';
 
-/** A change a user made to their inbox, reported to listeners (webhooks) after it is stored. */
+/** Event sent on a user's channel after every change: `{ change_seq, ids, counts: { unseen, unread, total, last_seq } }`. */
+export const INBOX_CHANGED_EVENT = 'herald:inbox_changed';
+/** How many users' counts one query reads for the live events of a push. */
+const COUNT_BATCH = 1000;
+
+/** A change a user made to their inbox (or time made), reported to listeners (webhooks) after it is stored. */
 export type InboxEvent =
   | { readonly type: 'notification_opened'; readonly app: App; readonly userId: string; readonly ids: readonly string[]; readonly all: boolean }
   | { readonly type: 'notification_action'; readonly app: App; readonly userId: string; readonly id: string; readonly buttonId: string }
-  | { readonly type: 'notification_deleted'; readonly app: App; readonly userId: string; readonly id: string };
+  | { readonly type: 'notification_deleted'; readonly app: App; readonly userId: string; readonly id: string }
+  | { readonly type: 'notification_seen'; readonly app: App; readonly userId: string; readonly ids: readonly string[] }
+  | { readonly type: 'notification_archived'; readonly app: App; readonly userId: string; readonly ids: readonly string[] }
+  | { readonly type: 'notification_snoozed'; readonly app: App; readonly userId: string; readonly ids: readonly string[]; readonly until: string }
+  | { readonly type: 'notification_expired'; readonly app: App; readonly userId: string; readonly ids: readonly string[] };
+
+/** The counts of a live event or an answer, in their JSON shape. */
+export function countsJson(counts: Counts): { unseen: number; unread: number; total: number; last_seq: number } {
+  return { unseen: counts.unseen, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
+}
 
 /** Called synchronously with each inbox event. */
 export type InboxListener = (event: InboxEvent) => void;
@@ -54,6 +82,11 @@ export class Inbox {
     };
   }
 
+  /** The inbox's clock (epoch ms). */
+  now(): number {
+    return this.deps.now();
+  }
+
   get store(): InboxStore {
     return this.deps.store;
   }
@@ -75,7 +108,10 @@ export class Inbox {
     return result;
   }
 
-  /** Publishes newly visible notifications on their users' inbox channels (live, at-most-once). */
+  /**
+   * Publishes newly visible (pushed, released, collapsed, resurfaced) notifications on their users'
+   * inbox channels (live, at-most-once), then each user's `herald:inbox_changed` with fresh counts.
+   */
   deliver(rows: readonly StoredNotification[]): void {
     for (const row of rows) {
       const app = this.deps.apps.findById(row.appId);
@@ -85,53 +121,148 @@ export class Inbox {
       this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
       this.counters.deliveries++;
     }
+    if (rows.length > 0) void this.announceDelivered(rows);
+  }
+
+  /** The change events of delivered rows: counts read in batches after the notifications went out. */
+  private async announceDelivered(rows: readonly StoredNotification[]): Promise<void> {
+    const byApp = new Map<string, StoredNotification[]>();
+    for (const row of rows) {
+      const app = this.deps.apps.findById(row.appId);
+      if (!app || liveInboxChannel(app, row.userId) === null) continue;
+      byApp.set(row.appId, [...(byApp.get(row.appId) ?? []), row]);
+    }
+    try {
+      for (const [appId, appRows] of byApp) {
+        const app = this.deps.apps.findById(appId)!;
+        for (let i = 0; i < appRows.length; i += COUNT_BATCH) {
+          const batch = appRows.slice(i, i + COUNT_BATCH);
+          const counts = await this.deps.store.countUsers(appId, batch.map((row) => row.userId), new Date(this.deps.now()));
+          for (const row of batch) {
+            const userCounts = counts.get(row.userId);
+            if (userCounts && row.changeSeq !== null) this.publishChanged(app, row.userId, row.changeSeq, [row.id], userCounts);
+          }
+        }
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'inbox change events of a delivery failed');
+    }
   }
 
   list(app: App, userId: string, query: ListQuery): Promise<ListResult> {
-    return this.deps.store.list(app.id, userId, query);
+    return this.deps.store.list(app.id, userId, { ...query, now: new Date(this.deps.now()) });
   }
 
-  count(app: App, userId: string): Promise<Counts> {
-    return this.deps.store.count(app.id, userId);
+  count(app: App, userId: string, filter: InboxFilter = {}): Promise<Counts> {
+    return this.deps.store.count(app.id, userId, filter, new Date(this.deps.now()));
+  }
+
+  countViews(app: App, userId: string, views: Readonly<Record<string, InboxFilter>>): Promise<{ views: Record<string, ViewCounts>; lastSeq: number }> {
+    return this.deps.store.countViews(app.id, userId, views, new Date(this.deps.now()));
+  }
+
+  changes(app: App, userId: string, afterChangeSeq: number, limit: number): Promise<ChangesPage> {
+    return this.deps.store.changes(app.id, userId, afterChangeSeq, limit, new Date(this.deps.now()));
+  }
+
+  /** Applies a bulk action; tells every device (state events, `herald:inbox_changed`) and the listeners. */
+  async bulk(app: App, userId: string, action: BulkAction, target: BulkTarget): Promise<BulkResult> {
+    const now = new Date(this.deps.now());
+    const result = await this.deps.store.bulk(app.id, userId, action, target, now);
+    const ids = result.changes.map((change) => change.id);
+    if (ids.length === 0) return result;
+    const counts = result.counts;
+    switch (action) {
+      case 'open':
+        this.publishState(app, userId, OPENED_EVENT, { ids, all: false, ...countsJson(counts), opened_at: now.toISOString() });
+        this.emit({ type: 'notification_opened', app, userId, ids, all: false });
+        break;
+      case 'delete':
+        for (const id of ids) {
+          this.publishState(app, userId, DELETED_EVENT, { id, ...countsJson(counts) });
+          this.emit({ type: 'notification_deleted', app, userId, id });
+        }
+        break;
+      case 'seen':
+        this.emit({ type: 'notification_seen', app, userId, ids });
+        break;
+      case 'archive':
+        this.emit({ type: 'notification_archived', app, userId, ids });
+        break;
+      case 'snooze':
+        this.emit({ type: 'notification_snoozed', app, userId, ids, until: target.until!.toISOString() });
+        break;
+      default:
+        break;
+    }
+    this.publishChanged(app, userId, result.changeSeq, ids, counts);
+    return result;
+  }
+
+  /** Tells the devices and listeners of notifications the sweep removed as expired. */
+  announceExpired(expired: readonly ExpiredNotification[]): void {
+    const byUser = new Map<string, ExpiredNotification[]>();
+    for (const row of expired) {
+      const key = JSON.stringify([row.appId, row.userId]);
+      byUser.set(key, [...(byUser.get(key) ?? []), row]);
+    }
+    void (async () => {
+      for (const rows of byUser.values()) {
+        const app = this.deps.apps.findById(rows[0].appId);
+        if (!app) continue;
+        const userId = rows[0].userId;
+        const ids = rows.map((row) => row.id);
+        this.emit({ type: 'notification_expired', app, userId, ids });
+        if (liveInboxChannel(app, userId) === null) continue;
+        const counts = await this.count(app, userId);
+        this.publishChanged(app, userId, Math.max(...rows.map((row) => row.changeSeq)), ids, counts);
+      }
+    })().catch((error: unknown) => this.deps.logger.error({ err: error }, 'inbox expiry events failed'));
   }
 
   get(app: App, userId: string, id: string): Promise<StoredNotification | null> {
     return this.deps.store.get(app.id, userId, id);
   }
 
-  /** Opens notifications and tells every device of the user the new unread count. */
+  /** Opens notifications (and so sees them) and tells every device of the user the new counts. */
   async open(app: App, userId: string, ids: readonly string[] | 'all'): Promise<{ opened: string[]; counts: Counts }> {
     const openedAt = new Date(this.deps.now());
-    const result = await this.deps.store.open(app.id, userId, ids, openedAt);
-    if (result.opened.length > 0 || ids === 'all') {
+    const target: BulkTarget = ids === 'all' ? { filter: { archived: 'include', snoozed: 'include' } } : { ids: [...new Set(ids)] };
+    const result = await this.deps.store.bulk(app.id, userId, 'open', target, openedAt);
+    const changed = new Set(result.changes.map((change) => change.id));
+    const opened = ids === 'all' ? result.changes.map((change) => change.id) : [...new Set(ids)].filter((id) => changed.has(id));
+    if (opened.length > 0 || ids === 'all') {
       this.publishState(app, userId, OPENED_EVENT, {
-        ids: ids === 'all' ? [] : result.opened,
+        ids: ids === 'all' ? [] : opened,
         all: ids === 'all',
-        unread: result.counts.unread,
-        total: result.counts.total,
-        last_seq: result.counts.lastSeq,
+        ...countsJson(result.counts),
         opened_at: openedAt.toISOString(),
       });
     }
-    if (result.opened.length > 0) this.emit({ type: 'notification_opened', app, userId, ids: result.opened, all: ids === 'all' });
-    return result;
+    if (opened.length > 0) {
+      this.emit({ type: 'notification_opened', app, userId, ids: opened, all: ids === 'all' });
+      this.publishChanged(app, userId, result.changeSeq, result.changes.map((change) => change.id), result.counts);
+    }
+    return { opened, counts: result.counts };
   }
 
   /** Deletes a notification; tells every device. Returns null when there was none. */
   async delete(app: App, userId: string, id: string): Promise<Counts | null> {
-    const counts = await this.deps.store.delete(app.id, userId, id);
-    if (counts) {
-      this.publishState(app, userId, DELETED_EVENT, { id, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq });
-      this.emit({ type: 'notification_deleted', app, userId, id });
-    }
-    return counts;
+    const result = await this.bulk(app, userId, 'delete', { ids: [id] });
+    return result.changes.length === 0 ? null : result.counts;
   }
 
-  /** Records a button press (and reports it to listeners). */
+  /** Records a button press (the notification's `actioned`; reported to listeners and devices). */
   async recordAction(app: App, userId: string, id: string, buttonId: string): Promise<boolean> {
-    const recorded = await this.deps.store.recordAction(app.id, userId, id, buttonId, new Date(this.deps.now()));
-    if (recorded) this.emit({ type: 'notification_action', app, userId, id, buttonId });
-    return recorded;
+    const result = await this.deps.store.recordAction(app.id, userId, id, buttonId, new Date(this.deps.now()));
+    if (!result) return false;
+    this.emit({ type: 'notification_action', app, userId, id, buttonId });
+    this.publishChanged(app, userId, result.changeSeq, [id], result.counts);
+    return true;
+  }
+
+  private publishChanged(app: App, userId: string, changeSeq: number, ids: readonly string[], counts: Counts): void {
+    this.publishState(app, userId, INBOX_CHANGED_EVENT, { change_seq: changeSeq, ids, counts: countsJson(counts) });
   }
 
   /** A listener's exception is logged, never propagated to the request that caused the event. */

@@ -15,6 +15,24 @@ export interface NotificationJson {
   opened_at: string | null;
   seq: number | null;
   sender_id: string | null;
+  category: string | null;
+  tags: string[];
+  priority: string;
+  tenant: string | null;
+  seen: boolean;
+  seen_at: string | null;
+  archived: boolean;
+  archived_at: string | null;
+  snoozed_until: string | null;
+  expires_at: string | null;
+  actioned: { button_id: string; at: string } | null;
+  collapse_key: string | null;
+  collapsed_count: number;
+  change_seq: number | null;
+}
+
+function iso(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
 }
 
 /** Converts a stored notification to its JSON. */
@@ -32,5 +50,19 @@ export function toNotificationJson(row: StoredNotification): NotificationJson {
     opened_at: row.openedAt ? row.openedAt.toISOString() : null,
     seq: row.seq,
     sender_id: row.senderId,
+    category: row.category,
+    tags: [...row.tags],
+    priority: row.priority,
+    tenant: row.tenant,
+    seen: row.seen,
+    seen_at: iso(row.seenAt),
+    archived: row.archived,
+    archived_at: iso(row.archivedAt),
+    snoozed_until: iso(row.snoozedUntil),
+    expires_at: iso(row.expiresAt),
+    actioned: row.actioned ? { button_id: row.actioned.buttonId, at: row.actioned.at.toISOString() } : null,
+    collapse_key: row.collapseKey,
+    collapsed_count: row.collapsedCount,
+    change_seq: row.changeSeq,
   };
 }

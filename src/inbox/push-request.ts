@@ -1,7 +1,7 @@
 /** Validation of a push request body into what the store keeps. Pure; every error names its field. */
 import { randomUUID } from 'node:crypto';
 import { badRequest, tooLarge } from '../protocol/errors.js';
-import type { NotificationButton } from '../store/store.js';
+import { PRIORITIES, type NotificationButton, type Priority } from '../store/store.js';
 
 /** Most recipients of one push. */
 export const MAX_USERS_PER_PUSH = 10_000;
@@ -22,14 +22,35 @@ export interface PushRequest {
     readonly imageUrl: string | null;
     readonly sendAfter: Date | null;
     readonly buttons: NotificationButton[];
+    readonly category: string | null;
+    readonly tags: string[];
+    readonly priority: Priority;
+    readonly tenant: string | null;
+    readonly expiresAt: Date | null;
+    readonly collapseKey: string | null;
   };
+  /** The `push` rule (design.md §6) as sent; validated by the push outbox. */
+  readonly push?: unknown;
 }
 
+/** Most tags on a notification. */
+export const MAX_TAGS = 10;
+/** Longest `ttl_seconds`: ten years. */
+const MAX_TTL_SECONDS = 10 * 366 * 24 * 60 * 60;
+const CATEGORY_PATTERN = /^[a-z0-9_.-]{1,64}$/;
+
 // Fields of the notification JSON that the server owns: accepted (clients echo them) but ignored.
-const SERVER_FIELDS = new Set(['opened', 'created_at', 'opened_at', 'seq', 'sender_id']);
-const NOTIFICATION_FIELDS = new Set(['id', 'heading', 'content', 'payload', 'image_url', 'send_after', 'buttons']);
+const SERVER_FIELDS = new Set([
+  'opened', 'created_at', 'opened_at', 'seq', 'sender_id', 'seen', 'seen_at', 'archived', 'archived_at', 'snoozed_until',
+  'actioned', 'collapsed_count', 'change_seq',
+]);
+const NOTIFICATION_FIELDS = new Set([
+  'id', 'heading', 'content', 'payload', 'image_url', 'send_after', 'buttons',
+  'category', 'tags', 'priority', 'tenant', 'expires_at', 'ttl_seconds', 'collapse_key', 'push',
+]);
 const ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,128}$/;
-const RESERVED_ID = 'count';
+/** Ids that are route names under `…/notifications/`, so a notification with one could never be read. */
+const RESERVED_IDS = new Set(['count', 'counts', 'changes', 'bulk', 'open']);
 
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -119,6 +140,61 @@ function isRealDateTime(parts: number[]): boolean {
   );
 }
 
+/** An ISO-8601 date-time with a time zone (`field` names it in errors), or null. */
+export function parseDateField(value: unknown, field: string): Date | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw badRequest(`"${field}" must be an ISO-8601 date string or null`);
+  const match = SEND_AFTER_PATTERN.exec(value);
+  const date = new Date(value);
+  if (!match || !isRealDateTime(match.slice(1).map((part) => Number(part ?? 0))) || Number.isNaN(date.getTime())) {
+    throw badRequest(`"${field}" must be an ISO-8601 date with a time zone, such as 2026-12-01T09:00:00Z`);
+  }
+  return date;
+}
+
+function parseCategory(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || !CATEGORY_PATTERN.test(value)) throw badRequest('"notification.category" must be 1-64 characters of a-z 0-9 _ . -');
+  return value;
+}
+
+function parseTags(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw badRequest('"notification.tags" must be an array of strings');
+  if (value.length > MAX_TAGS) throw badRequest(`"notification.tags" has more than ${MAX_TAGS} tags`);
+  value.forEach((tag, i) => {
+    if (typeof tag !== 'string' || tag.length === 0 || tag.length > 64) throw badRequest(`"notification.tags[${i}]" must be a string of 1-64 characters`);
+  });
+  return [...new Set(value as string[])];
+}
+
+function parsePriority(value: unknown): Priority {
+  if (value === undefined || value === null) return 'normal';
+  if (!(PRIORITIES as readonly unknown[]).includes(value)) throw badRequest(`"notification.priority" must be one of ${PRIORITIES.join(', ')}`);
+  return value as Priority;
+}
+
+function parseLabel(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw badRequest(`"${field}" must be a string of 1-200 characters`);
+  return value;
+}
+
+/** `expires_at`, or `ttl_seconds` counted from the visible time (`send_after`, or now). */
+function parseExpiry(fields: Record<string, unknown>, sendAfter: Date | null, nowMs: number): Date | null {
+  const { expires_at: expiresAt, ttl_seconds: ttl } = fields;
+  if (expiresAt !== undefined && expiresAt !== null && ttl !== undefined && ttl !== null) {
+    throw badRequest('Send either "notification.expires_at" or "notification.ttl_seconds", not both');
+  }
+  if (ttl !== undefined && ttl !== null) {
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) {
+      throw badRequest(`"notification.ttl_seconds" must be an integer from 1 to ${MAX_TTL_SECONDS}`);
+    }
+    return new Date(Math.max(sendAfter?.getTime() ?? nowMs, nowMs) + ttl * 1000);
+  }
+  return parseDateField(expiresAt, 'notification.expires_at');
+}
+
 function parseSendAfter(value: unknown): Date | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw badRequest('"notification.send_after" must be an ISO-8601 date string or null');
@@ -131,8 +207,11 @@ function parseSendAfter(value: unknown): Date | null {
   return date;
 }
 
-/** Validates `{ user_ids, notification, idempotency_key? }`. `maxNotificationBytes` bounds the notification JSON. */
-export function parsePushRequest(body: Record<string, unknown>, maxNotificationBytes: number): PushRequest {
+/**
+ * Validates `{ user_ids, notification, idempotency_key? }`. `maxNotificationBytes` bounds the
+ * notification JSON; `nowMs` is when a `ttl_seconds` starts for a notification visible at once.
+ */
+export function parsePushRequest(body: Record<string, unknown>, maxNotificationBytes: number, nowMs: number = Date.now()): PushRequest {
   const { user_ids: userIds, notification, idempotency_key: idempotencyKey, ...rest } = body;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) throw badRequest(`"${unknown}" is not a push field (user_ids, notification, idempotency_key)`);
@@ -156,7 +235,7 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   const fields = notification as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (!NOTIFICATION_FIELDS.has(key) && !SERVER_FIELDS.has(key)) {
-      throw badRequest(`"notification.${key}" is not a notification field (id, heading, content, payload, image_url, send_after, buttons)`);
+      throw badRequest(`"notification.${key}" is not a notification field (${[...NOTIFICATION_FIELDS].join(', ')})`);
     }
   }
   const unstorable = unstorableTextPath(notification, 'notification');
@@ -168,9 +247,9 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   if (id !== undefined && id !== null && (typeof id !== 'string' || !ID_PATTERN.test(id))) {
     throw badRequest('"notification.id" must be 1-128 characters of A-Z a-z 0-9 _ - . :');
   }
-  // `GET .../notifications/count` is the count route, so a notification with that id could never be read.
-  if (id === RESERVED_ID) throw badRequest(`"notification.id" must not be "${RESERVED_ID}": that path is the count route`);
+  if (typeof id === 'string' && RESERVED_IDS.has(id)) throw badRequest(`"notification.id" must not be "${id}": that path is a route`);
   if (typeof content !== 'string' || content.trim().length === 0) throw badRequest('"notification.content" is required and must be a non-empty string');
+  const sendAfter = parseSendAfter(fields.send_after);
   return {
     userIds: [...new Set(userIds as string[])],
     idempotencyKey: (idempotencyKey as string | undefined) ?? null,
@@ -180,8 +259,15 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
       content,
       payload: payload === undefined ? {} : payload,
       imageUrl: parseImageUrl(fields.image_url),
-      sendAfter: parseSendAfter(fields.send_after),
+      sendAfter,
       buttons: parseButtons(fields.buttons),
+      category: parseCategory(fields.category),
+      tags: parseTags(fields.tags),
+      priority: parsePriority(fields.priority),
+      tenant: parseLabel(fields.tenant, 'notification.tenant'),
+      expiresAt: parseExpiry(fields, sendAfter, nowMs),
+      collapseKey: parseLabel(fields.collapse_key, 'notification.collapse_key'),
     },
+    ...(fields.push === undefined ? {} : { push: fields.push }),
   };
 }

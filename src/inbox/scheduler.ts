@@ -5,7 +5,11 @@ import type { Inbox } from './inbox.js';
 
 /** How long an idempotency key answers for the same push. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** How long deletions stay in the change feed; a device offline longer resyncs (410). */
+export const CHANGES_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 const RELEASE_BATCH = 1000;
+/** Expired rows removed per transaction: small, so the purge never holds a user's writes for long. */
+const EXPIRE_BATCH = 500;
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 export interface SchedulerOptions {
@@ -13,7 +17,10 @@ export interface SchedulerOptions {
   readonly intervalMs: number;
 }
 
-/** Polls the store for due notifications. Polling (not a timer per row) also serves rows other nodes scheduled. */
+/**
+ * Polls the store for due notifications, ended snoozes and expired notifications. Polling (not a
+ * timer per row) also serves rows other nodes scheduled; the store hands each row to one node.
+ */
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -57,10 +64,21 @@ export class Scheduler {
       if (released.length > 0) this.inbox.deliver(released);
       if (released.length < RELEASE_BATCH) break;
     }
+    for (;;) {
+      const resurfaced = await this.store.resurfaceDue(new Date(this.now()), RELEASE_BATCH);
+      if (resurfaced.length > 0) this.inbox.deliver(resurfaced);
+      if (resurfaced.length < RELEASE_BATCH) break;
+    }
+    for (;;) {
+      const expired = await this.store.expireDue(new Date(this.now()), EXPIRE_BATCH);
+      if (expired.length > 0) this.inbox.announceExpired(expired);
+      if (expired.length < EXPIRE_BATCH) break;
+    }
     const now = this.now();
     if (now - this.lastPrune >= PRUNE_EVERY_MS) {
       this.lastPrune = now;
       await this.store.pruneIdempotencyKeys(new Date(now - IDEMPOTENCY_WINDOW_MS));
+      await this.store.pruneChanges(new Date(now - CHANGES_RETENTION_MS));
     }
   }
 }

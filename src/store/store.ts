@@ -11,7 +11,86 @@
  *   list, count, open, delete and action until released.
  * - An idempotency key (per app) is unique: a second insert with it stores nothing and returns
  *   the first result, for 24 hours.
+ * - `changeSeq` is per (app, user) like `seq`: every change to a user's inbox (new, collapsed,
+ *   seen, opened, unopened, archived, snoozed, resurfaced, actioned, deleted, expired) takes the
+ *   next one, gapless and in commit order, across every node sharing the database. A notification
+ *   keeps the `changeSeq` of its newest change; a deleted or expired one leaves a tombstone.
+ * - Live = visible, not archived, not snoozed (`snoozedUntil` null or past), not expired
+ *   (`expiresAt` null or future), all judged at the `now` a call passes. Counts count live ones.
  */
+
+/** Importance of a notification. */
+export type Priority = 'low' | 'normal' | 'high' | 'critical';
+export const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'critical'];
+
+/** Which notifications a list, count, view or bulk action is about (design.md §5). Absent keys do not filter. */
+export interface InboxFilter {
+  /** unseen: not seen; unread: not opened; read: opened; all (default). */
+  readonly status?: 'unseen' | 'unread' | 'read' | 'all';
+  /** Default exclude. */
+  readonly archived?: 'exclude' | 'include' | 'only';
+  /** Default exclude: snoozed means `snoozedUntil` in the future. */
+  readonly snoozed?: 'exclude' | 'include' | 'only';
+  readonly category?: readonly string[];
+  /** Any of these tags. */
+  readonly tags?: readonly string[];
+  readonly tenant?: string;
+  readonly priority?: readonly Priority[];
+}
+
+/** A state change a bulk action makes. */
+export type BulkAction = 'seen' | 'open' | 'unopen' | 'archive' | 'unarchive' | 'snooze' | 'unsnooze' | 'delete';
+export const BULK_ACTIONS: readonly BulkAction[] = ['seen', 'open', 'unopen', 'archive', 'unarchive', 'snooze', 'unsnooze', 'delete'];
+
+/** What a bulk action applies to: `ids`, or a filter (the whole live inbox when neither), up to a seq. */
+export interface BulkTarget {
+  readonly ids?: readonly string[];
+  readonly filter?: InboxFilter;
+  /** Leaves notifications with a greater seq alone. */
+  readonly upToSeq?: number;
+  /** The end of a snooze (action `snooze` only). */
+  readonly until?: Date;
+}
+
+/** One entry of the change feed: the newest state of a notification, or its removal. */
+export interface InboxChange {
+  readonly changeSeq: number;
+  readonly id: string;
+  readonly deleted: boolean;
+  /** Why it left: deleted by a user, or expired. Null while it exists. */
+  readonly reason: 'deleted' | 'expired' | null;
+  readonly notification: StoredNotification | null;
+}
+
+/** What a bulk action did. */
+export interface BulkResult {
+  /** The changed notifications (their newest state, or tombstones), in change order. */
+  readonly changes: readonly InboxChange[];
+  /** Live counts of the whole inbox after the action. */
+  readonly counts: Counts;
+  /** The user's newest change_seq after the action. */
+  readonly changeSeq: number;
+}
+
+/** A page of the change feed, or `resync` when the cursor is older than what is kept (or unknown). */
+export type ChangesPage =
+  | { readonly kind: 'page'; readonly changes: readonly InboxChange[]; readonly hasMore: boolean; readonly changeSeq: number }
+  | { readonly kind: 'resync' };
+
+/** A notification that expired, as the sweep removed it. */
+export interface ExpiredNotification {
+  readonly appId: string;
+  readonly userId: string;
+  readonly id: string;
+  readonly changeSeq: number;
+}
+
+/** Counts of one view. */
+export interface ViewCounts {
+  readonly unseen: number;
+  readonly unread: number;
+  readonly total: number;
+}
 
 /** A button of a notification. */
 export interface NotificationButton {
@@ -33,6 +112,13 @@ export interface NotificationInput {
   readonly buttons: readonly NotificationButton[];
   /** User id of the sender when pushed with a user token; null for the app's backend. */
   readonly senderId: string | null;
+  /** Inbox v2 fields; absent means the default (null, [], 'normal', 1). */
+  readonly category?: string | null;
+  readonly tags?: readonly string[];
+  readonly priority?: Priority;
+  readonly tenant?: string | null;
+  readonly expiresAt?: Date | null;
+  readonly collapseKey?: string | null;
 }
 
 /** A stored notification of one user. */
@@ -52,6 +138,21 @@ export interface StoredNotification {
   readonly opened: boolean;
   readonly openedAt: Date | null;
   readonly createdAt: Date;
+  readonly category: string | null;
+  readonly tags: readonly string[];
+  readonly priority: Priority;
+  readonly tenant: string | null;
+  readonly seen: boolean;
+  readonly seenAt: Date | null;
+  readonly archived: boolean;
+  readonly archivedAt: Date | null;
+  readonly snoozedUntil: Date | null;
+  readonly expiresAt: Date | null;
+  readonly actioned: { readonly buttonId: string; readonly at: Date } | null;
+  readonly collapseKey: string | null;
+  readonly collapsedCount: number;
+  /** The change_seq of its newest change; null while scheduled. */
+  readonly changeSeq: number | null;
 }
 
 /** One recipient's row in a push result. */
@@ -79,6 +180,10 @@ export interface ListQuery {
   readonly afterSeq?: number;
   readonly limit: number;
   readonly unreadOnly: boolean;
+  /** Which notifications (default: live ones). */
+  readonly filter?: InboxFilter;
+  /** The time snooze and expiry are judged at (default: the wall clock). */
+  readonly now?: Date;
 }
 
 export interface ListResult {
@@ -87,6 +192,7 @@ export interface ListResult {
 }
 
 export interface Counts {
+  readonly unseen: number;
   readonly unread: number;
   readonly total: number;
   /**
@@ -120,15 +226,30 @@ export interface InboxStore {
   nextDueAt(): Promise<Date | null>;
 
   list(appId: string, userId: string, query: ListQuery): Promise<ListResult>;
-  count(appId: string, userId: string): Promise<Counts>;
+  /** Counts of the notifications a filter selects (default: live ones) and the newest seq, in one snapshot. */
+  count(appId: string, userId: string, filter?: InboxFilter, now?: Date): Promise<Counts>;
+  /** Counts of several views and the newest seq, in one snapshot. */
+  countViews(appId: string, userId: string, views: Readonly<Record<string, InboxFilter>>, now: Date): Promise<{ views: Record<string, ViewCounts>; lastSeq: number }>;
+  /** Live counts of many users of an app (for the live events of a push). */
+  countUsers(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, Counts>>;
   /** A visible notification, or null. */
   get(appId: string, userId: string, id: string): Promise<StoredNotification | null>;
-  /** Marks visible notifications opened; returns the ids that changed (were unread) and the new counts. */
+  /** Marks visible notifications opened (and seen); returns the ids that changed (were unread) and the new counts. */
   open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }>;
   /** Deletes a visible notification; returns null if there was none, else the new counts. */
   delete(appId: string, userId: string, id: string): Promise<Counts | null>;
-  /** Records a button press on a visible notification; returns false if the notification is unknown. */
-  recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<boolean>;
+  /** Applies a state change to the notifications a target selects that it changes; each takes a change_seq. */
+  bulk(appId: string, userId: string, action: BulkAction, target: BulkTarget, now: Date): Promise<BulkResult>;
+  /** Records a button press on a visible notification (its `actioned`); null if the notification is unknown. */
+  recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<BulkResult | null>;
+  /** The changes after `afterChangeSeq`, oldest first, at most `limit`. */
+  changes(appId: string, userId: string, afterChangeSeq: number, limit: number, now: Date): Promise<ChangesPage>;
+  /** Makes snoozed notifications whose snooze ended by `now` live again with a new seq, at most `limit`. */
+  resurfaceDue(now: Date, limit: number): Promise<StoredNotification[]>;
+  /** Removes notifications expired by `now` (visible ones leave a tombstone change), at most `limit`. */
+  expireDue(now: Date, limit: number): Promise<ExpiredNotification[]>;
+  /** Forgets tombstones older than `before`; a change cursor older than one forgotten answers resync. */
+  pruneChanges(before: Date): Promise<void>;
   /** Removes idempotency keys older than `before`. */
   pruneIdempotencyKeys(before: Date): Promise<void>;
 }

@@ -20,7 +20,9 @@ export type WebhookEvent =
   | { readonly name: 'subscription_count'; readonly channel: string; readonly subscription_count: number }
   | { readonly name: 'notification_opened'; readonly user_id: string; readonly ids: readonly string[]; readonly all: boolean }
   | { readonly name: 'notification_action'; readonly user_id: string; readonly id: string; readonly button_id: string }
-  | { readonly name: 'notification_deleted'; readonly user_id: string; readonly id: string };
+  | { readonly name: 'notification_deleted'; readonly user_id: string; readonly id: string }
+  | { readonly name: 'notification_seen' | 'notification_archived' | 'notification_expired'; readonly user_id: string; readonly ids: readonly string[] }
+  | { readonly name: 'notification_snoozed'; readonly user_id: string; readonly ids: readonly string[]; readonly until: string };
 
 /** Every event name a webhook's `events` list may name. */
 export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
@@ -34,7 +36,19 @@ export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
   'notification_opened',
   'notification_action',
   'notification_deleted',
+  'notification_seen',
+  'notification_archived',
+  'notification_snoozed',
+  'notification_expired',
 ];
+
+/** Events a target gets only when its `events` list names them (they are frequent; older targets never asked for them). */
+export const OPT_IN_EVENT_NAMES: ReadonlySet<WebhookEvent['name']> = new Set([
+  'notification_seen',
+  'notification_archived',
+  'notification_snoozed',
+  'notification_expired',
+]);
 
 /** The webhook event of a realtime event, or null for those webhooks do not carry (connections, publishes). */
 export function fromRealtimeEvent(event: RealtimeEvent): WebhookEvent | null {
@@ -71,14 +85,22 @@ export function fromInboxEvent(event: InboxEvent): WebhookEvent {
       return { name: 'notification_action', user_id: event.userId, id: event.id, button_id: event.buttonId };
     case 'notification_deleted':
       return { name: 'notification_deleted', user_id: event.userId, id: event.id };
+    case 'notification_seen':
+    case 'notification_archived':
+    case 'notification_expired':
+      return { name: event.type, user_id: event.userId, ids: event.ids };
+    case 'notification_snoozed':
+      return { name: 'notification_snoozed', user_id: event.userId, ids: event.ids, until: event.until };
   }
 }
 
 /**
- * Whether a webhook target wants an event: its `events` list (all events when absent), and for
+ * Whether a webhook target wants an event: its `events` list (when absent, all events but the
+ * opt-in ones), and for
  * channel events its channel name filter. Inbox events have no channel and pass the name filter.
  */
 export function wants(target: WebhookConfig, event: WebhookEvent): boolean {
+  if (target.events === undefined && OPT_IN_EVENT_NAMES.has(event.name)) return false;
   if (target.events !== undefined && !target.events.includes(event.name)) return false;
   if (!('channel' in event)) return true;
   const filter = target.filter;

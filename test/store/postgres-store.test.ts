@@ -11,6 +11,7 @@ import { openStore } from '../../src/store/open-store.js';
 import { migrations } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { DuplicateNotificationError, type PushResult, type StoredNotification } from '../../src/store/store.js';
+import { runInboxV2Suite } from './inbox-v2-suite.js';
 import { notification, runStoreSuite } from './store-suite.js';
 
 const url = process.env.HERALD_TEST_DATABASE_URL;
@@ -91,6 +92,8 @@ if (url === undefined || url === '') {
 } else {
   const suiteSchema = freshSchema();
   runStoreSuite('postgres', async () => PostgresStore.connect(url, { schema: suiteSchema }), () => dropSchema(suiteSchema));
+  const v2Schema = freshSchema();
+  runInboxV2Suite('postgres', async () => PostgresStore.connect(url, { schema: v2Schema }), () => dropSchema(v2Schema));
 
   describe('PostgresStore migrations', () => {
     it('3 nodes migrating a fresh schema at once all succeed and apply each version once', async () => {
@@ -104,7 +107,7 @@ if (url === undefined || url === '') {
           tables: (await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows,
         }));
         assert.deepEqual(rows.map((r) => [r.version, r.name]), migrations.map((m) => [m.version, m.name]));
-        assert.deepEqual(tables.map((t) => t.table_name), ['button_actions', 'idempotency_keys', 'notifications', 'schema_migrations', 'user_cursors', 'webhook_outbox']);
+        assert.deepEqual(tables.map((t) => t.table_name), ['button_actions', 'idempotency_keys', 'inbox_tombstones', 'notifications', 'schema_migrations', 'user_cursors', 'webhook_outbox']);
         assert.deepEqual(await Promise.all(nodes.map((node) => node.ping())), [true, true, true]);
       } finally {
         await Promise.all(nodes.map((node) => node.close()));
@@ -150,7 +153,7 @@ if (url === undefined || url === '') {
       assert.equal(await watcher, null);
       assert.deepEqual(results.map((r) => r.rows[0].seq!).sort((a, b) => a - b), range(1, 90));
       assert.deepEqual(seen, range(1, 90));
-      assert.deepEqual(await nodes[1].count(app, 'u'), { unread: 90, total: 90, lastSeq: 90 });
+      assert.deepEqual(await nodes[1].count(app, 'u'), { unseen: 90, unread: 90, total: 90, lastSeq: 90 });
     });
 
     it('concurrent pushes to overlapping users in every order neither deadlock nor leave gaps', async () => {
@@ -181,7 +184,7 @@ if (url === undefined || url === '') {
         assert.equal(stored.length, 1);
         assert.ok(rejected.every((e) => e instanceof DuplicateNotificationError), `only duplicates, no deadlock: ${rejected.map(String).join('; ')}`);
         for (const user of users) {
-          assert.deepEqual(await nodes[0].count(app, user), scheduled ? { unread: 0, total: 0, lastSeq: 0 } : { unread: 1, total: 1, lastSeq: 1 });
+          assert.deepEqual(await nodes[0].count(app, user), scheduled ? { unseen: 0, unread: 0, total: 0, lastSeq: 0 } : { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
         }
       });
     }
@@ -198,11 +201,11 @@ if (url === undefined || url === '') {
       };
       const first = check(await fire(T0, 'x'));
       assert.deepEqual(first.rows.map((r) => [r.userId, r.seq]), [['a', 1], ['b', 1]]);
-      assert.deepEqual(await nodes[0].count(app, 'a'), { unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await nodes[0].count(app, 'a'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
       // After the window the key is taken over once, again by exactly one of the racing pushes.
       const second = check(await fire(new Date(T0.getTime() + 25 * HOUR), 'y'));
       assert.deepEqual(second.rows.map((r) => [r.userId, r.seq]), [['a', 2], ['b', 2]]);
-      assert.deepEqual(await nodes[1].count(app, 'b'), { unread: 2, total: 2, lastSeq: 2 });
+      assert.deepEqual(await nodes[1].count(app, 'b'), { unseen: 2, unread: 2, total: 2, lastSeq: 2 });
     });
 
     it('scheduled rows released by 3 nodes racing are each released exactly once, amid pushes, without seq gaps', async (t) => {
@@ -244,7 +247,59 @@ if (url === undefined || url === '') {
       for (let batch; (batch = await nodes[1].releaseDue(new Date(T0.getTime() + HOUR), 1000)).length > 0; ) count += batch.filter((row) => row.appId === app).length;
       t.diagnostic(`release of 10,000 scheduled rows took ${(performance.now() - started).toFixed(1)} ms`);
       assert.equal(count, 10_000);
-      assert.deepEqual(await nodes[2].count(app, 'user-9999'), { unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await nodes[2].count(app, 'user-9999'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
+    });
+
+    it('3 nodes × 20 concurrent pushes with one collapse key end in one notification with the right count', async () => {
+      const app = newApp();
+      const results = await Promise.all(
+        range(1, 60).map((i) => nodes[i % 3].push(app, ['u', 'v'], notification(`c${i}`, { collapseKey: 'chat', content: `message ${i}` }), null, T0)),
+      );
+      const list = await nodes[0].list(app, 'u', { limit: 100, unreadOnly: false });
+      assert.equal(list.notifications.length, 1);
+      const [only] = list.notifications;
+      assert.deepEqual([only.collapsedCount, only.seq, only.changeSeq], [60, 60, 60]);
+      assert.deepEqual(new Set(results.map((r) => r.rows[0].id)), new Set([only.id]));
+      assert.deepEqual(results.map((r) => r.rows[0].seq).sort((a, b) => a! - b!), range(1, 60));
+      assert.equal((await nodes[1].list(app, 'v', { limit: 100, unreadOnly: false })).notifications[0].collapsedCount, 60);
+    });
+
+    it('change_seq is gapless per user under concurrent pushes and state changes on 3 nodes', async () => {
+      const app = newApp();
+      const taken: number[] = [];
+      for (let i = 1; i <= 10; i++) taken.push((await nodes[0].push(app, ['u'], notification(`n${i}`), null, T0)).visible[0].changeSeq!);
+      const actions = ['seen', 'open', 'unopen', 'archive', 'unarchive'] as const;
+      const work = range(1, 45).map(async (i) => {
+        const node = nodes[i % 3];
+        if (i % 4 === 0) {
+          const pushed = await node.push(app, ['u'], notification(`p${i}`), null, T0);
+          taken.push(pushed.visible[0].changeSeq!);
+        } else {
+          const result = await node.bulk(app, 'u', actions[i % actions.length], { ids: [`n${(i % 10) + 1}`, `n${((i + 3) % 10) + 1}`] }, T0);
+          taken.push(...result.changes.map((c) => c.changeSeq));
+        }
+      });
+      await Promise.all(work);
+      const sorted = [...taken].sort((a, b) => a - b);
+      assert.deepEqual(sorted, range(1, sorted.length), 'every change_seq taken once, none skipped');
+      const feed = await nodes[2].changes(app, 'u', 0, 1000, T0);
+      assert.equal(feed.kind === 'page' && feed.changeSeq, sorted.length);
+    });
+
+    it('ended snoozes resurfaced by 3 nodes racing resurface each exactly once, with new seqs', async () => {
+      const app = newApp();
+      for (let i = 1; i <= 30; i++) await nodes[0].push(app, [`u${i % 3}`], notification(`n${i}`), null, T0);
+      for (let u = 0; u < 3; u++) await nodes[0].bulk(app, `u${u}`, 'snooze', { until: new Date(T0.getTime() + HOUR) }, T0);
+      const later = new Date(T0.getTime() + 2 * HOUR);
+      const rounds = await Promise.all([0, 1, 2, 0, 1, 2].map((n) => nodes[n].resurfaceDue(later, 7)));
+      const again = await nodes[0].resurfaceDue(later, 1000);
+      const mine = [...rounds.flat(), ...again].filter((n) => n.appId === app);
+      assert.equal(mine.length, 30);
+      assert.equal(new Set(mine.map((n) => `${n.userId}/${n.id}`)).size, 30);
+      for (let u = 0; u < 3; u++) {
+        const seqs = mine.filter((n) => n.userId === `u${u}`).map((n) => n.seq!).sort((a, b) => a - b);
+        assert.deepEqual(seqs, range(11, 20));
+      }
     });
 
     it('a button press racing a delete of its notification answers false, not an error', async () => {
@@ -258,7 +313,7 @@ if (url === undefined || url === '') {
         const press = nodes[1].recordAction(app, 'u', 'n1', 'ok', T0);
         await waitForLockWait('INSERT INTO button_actions');
         await client.query('COMMIT');
-        assert.equal(await press, false);
+        assert.equal(await press, null);
       });
     });
 

@@ -7,12 +7,14 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { migrations } from '../../src/store/sqlite/migrations.js';
+import { runInboxV2Suite } from './inbox-v2-suite.js';
 import { notification, runStoreSuite } from './store-suite.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-sqlite-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 runStoreSuite('sqlite', async () => SqliteStore.open(path.join(dir, 'suite', 'inbox.db')));
+runInboxV2Suite('sqlite', async () => SqliteStore.open(path.join(dir, 'suite-v2', 'inbox.db')));
 
 describe('SqliteStore', () => {
   const now = new Date('2030-01-01T00:00:00.000Z');
@@ -68,7 +70,7 @@ describe('SqliteStore', () => {
     await store.migrate();
     assert.equal(await store.ping(), true);
     await store.push('app', ['u'], notification('n1'), null, now);
-    assert.deepEqual(await store.count('app', 'u'), { unread: 1, total: 1, lastSeq: 1 });
+    assert.deepEqual(await store.count('app', 'u'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
     await store.close();
   });
 });

@@ -89,12 +89,14 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         payload: { deep: [1, 'two', { three: null }] }, imageUrl: 'https://example.com/a.png', sendAfter: null,
         buttons: [{ id: 'ok', text: 'OK', icon: null }, { id: 'no', text: 'No', icon: 'x.png' }],
         senderId: 'alice', opened: false, openedAt: null, createdAt: T0,
+        category: null, tags: [], priority: 'normal', tenant: null, seen: false, seenAt: null, archived: false, archivedAt: null,
+        snoozedUntil: null, expiresAt: null, actioned: null, collapseKey: null, collapsedCount: 1, changeSeq: 1,
       };
       assert.deepEqual(result.visible, [expected]);
       assert.deepEqual(await store.get(app, 'bob', 'welcome'), expected);
       assert.deepEqual(await store.list(app, 'bob', { limit: 10, unreadOnly: false }), { notifications: [expected], hasMore: false });
-      assert.deepEqual(await store.count(app, 'bob'), { unread: 1, total: 1, lastSeq: 1 });
-      assert.deepEqual(await store.count(app, 'carol'), { unread: 0, total: 0, lastSeq: 0 });
+      assert.deepEqual(await store.count(app, 'bob'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await store.count(app, 'carol'), { unseen: 0, unread: 0, total: 0, lastSeq: 0 });
       assert.equal(await store.get(app, 'carol', 'welcome'), null);
     });
 
@@ -123,7 +125,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       const result = await store.push(app, ['a', 'b', 'a'], notification('x'), null, T0);
       assert.deepEqual(result.rows.map((r) => [r.userId, r.seq]), [['a', 1], ['b', 1]]);
       assert.equal(result.visible.length, 2);
-      assert.deepEqual(await store.count(app, 'a'), { unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await store.count(app, 'a'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
     });
 
     it('lists newest first with before_seq, oldest first with after_seq, with limit and has_more', async () => {
@@ -148,14 +150,14 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       const app = newApp();
       await pushMany(app, 'u', 3);
       const first = await store.open(app, 'u', ['n2', 'missing', 'n1'], at(HOUR));
-      assert.deepEqual(first, { opened: ['n2', 'n1'], counts: { unread: 1, total: 3, lastSeq: 3 } });
+      assert.deepEqual(first, { opened: ['n2', 'n1'], counts: { unseen: 1, unread: 1, total: 3, lastSeq: 3 } });
       const opened = await store.get(app, 'u', 'n2');
       assert.equal(opened?.opened, true);
       assert.deepEqual(opened?.openedAt, at(HOUR));
-      assert.deepEqual(await store.open(app, 'u', ['n2', 'n1'], at(2 * HOUR)), { opened: [], counts: { unread: 1, total: 3, lastSeq: 3 } });
+      assert.deepEqual(await store.open(app, 'u', ['n2', 'n1'], at(2 * HOUR)), { opened: [], counts: { unseen: 1, unread: 1, total: 3, lastSeq: 3 } });
       assert.deepEqual((await store.get(app, 'u', 'n2'))?.openedAt, at(HOUR), 'opening again keeps the first time');
-      assert.deepEqual(await store.open(app, 'u', 'all', at(3 * HOUR)), { opened: ['n3'], counts: { unread: 0, total: 3, lastSeq: 3 } });
-      assert.deepEqual(await store.open(app, 'u', 'all', at(4 * HOUR)), { opened: [], counts: { unread: 0, total: 3, lastSeq: 3 } });
+      assert.deepEqual(await store.open(app, 'u', 'all', at(3 * HOUR)), { opened: ['n3'], counts: { unseen: 0, unread: 0, total: 3, lastSeq: 3 } });
+      assert.deepEqual(await store.open(app, 'u', 'all', at(4 * HOUR)), { opened: [], counts: { unseen: 0, unread: 0, total: 3, lastSeq: 3 } });
     });
 
     it('open all returns every unread id', async () => {
@@ -164,30 +166,30 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       await store.open(app, 'u', ['n3'], T0);
       const result = await store.open(app, 'u', 'all', T0);
       assert.deepEqual([...result.opened].sort(), ['n1', 'n2', 'n4']);
-      assert.deepEqual(result.counts, { unread: 0, total: 4, lastSeq: 4 });
+      assert.deepEqual(result.counts, { unseen: 0, unread: 0, total: 4, lastSeq: 4 });
     });
 
     it('deletes a notification once', async () => {
       const app = newApp();
       await pushMany(app, 'u', 2);
       await store.open(app, 'u', ['n2'], T0);
-      assert.deepEqual(await store.delete(app, 'u', 'n1'), { unread: 0, total: 1, lastSeq: 2 });
+      assert.deepEqual(await store.delete(app, 'u', 'n1'), { unseen: 0, unread: 0, total: 1, lastSeq: 2 });
       assert.equal(await store.delete(app, 'u', 'n1'), null);
       assert.equal(await store.delete(app, 'u', 'unknown'), null);
       assert.equal(await store.delete(app, 'other-user', 'n2'), null);
       assert.equal(await store.get(app, 'u', 'n1'), null);
-      assert.deepEqual(await store.delete(app, 'u', 'n2'), { unread: 0, total: 0, lastSeq: 2 });
+      assert.deepEqual(await store.delete(app, 'u', 'n2'), { unseen: 0, unread: 0, total: 0, lastSeq: 2 });
     });
 
     it('records button actions on known notifications only', async () => {
       const app = newApp();
       await store.push(app, ['u'], notification('n1', { buttons: [{ id: 'ok', text: 'OK', icon: null }] }), null, T0);
-      assert.equal(await store.recordAction(app, 'u', 'n1', 'ok', T0), true);
-      assert.equal(await store.recordAction(app, 'u', 'n1', 'ok', at(1)), true);
-      assert.equal(await store.recordAction(app, 'u', 'unknown', 'ok', T0), false);
-      assert.equal(await store.recordAction(app, 'other', 'n1', 'ok', T0), false);
+      assert.notEqual(await store.recordAction(app, 'u', 'n1', 'ok', T0), null);
+      assert.notEqual(await store.recordAction(app, 'u', 'n1', 'ok', at(1)), null);
+      assert.equal(await store.recordAction(app, 'u', 'unknown', 'ok', T0), null);
+      assert.equal(await store.recordAction(app, 'other', 'n1', 'ok', T0), null);
       await store.delete(app, 'u', 'n1');
-      assert.equal(await store.recordAction(app, 'u', 'n1', 'ok', T0), false);
+      assert.equal(await store.recordAction(app, 'u', 'n1', 'ok', T0), null);
     });
 
     it('replays a push with the same idempotency key without storing', async () => {
@@ -195,8 +197,8 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       const first = await store.push(app, ['a', 'b'], notification('x'), 'key-1', T0);
       const second = await store.push(app, ['a', 'b', 'c'], notification('y'), 'key-1', at(HOUR));
       assert.deepEqual(second, { rows: first.rows, replayed: true, visible: [] });
-      assert.deepEqual(await store.count(app, 'a'), { unread: 1, total: 1, lastSeq: 1 });
-      assert.deepEqual(await store.count(app, 'c'), { unread: 0, total: 0, lastSeq: 0 });
+      assert.deepEqual(await store.count(app, 'a'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await store.count(app, 'c'), { unseen: 0, unread: 0, total: 0, lastSeq: 0 });
       assert.equal(await store.get(app, 'a', 'y'), null);
     });
 
@@ -225,7 +227,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       await store.pruneIdempotencyKeys(at(1));
       const again = await store.push(app, ['a'], notification('y'), 'k', at(HOUR));
       assert.equal(again.replayed, false);
-      assert.deepEqual(await store.count(app, 'a'), { unread: 2, total: 2, lastSeq: 2 });
+      assert.deepEqual(await store.count(app, 'a'), { unseen: 2, unread: 2, total: 2, lastSeq: 2 });
       await store.pruneIdempotencyKeys(T0);
       assert.equal((await store.push(app, ['a'], notification('z'), 'k', at(2 * HOUR))).replayed, true, 'a younger key survives prune');
     });
@@ -237,9 +239,9 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         store.push(app, ['a', 'b', 'c'], notification('x'), 'dup-key', T0),
         (error: unknown) => error instanceof DuplicateNotificationError && error.notificationId === 'x',
       );
-      assert.deepEqual(await store.count(app, 'a'), { unread: 0, total: 0, lastSeq: 0 });
-      assert.deepEqual(await store.count(app, 'c'), { unread: 0, total: 0, lastSeq: 0 });
-      assert.deepEqual(await store.count(app, 'b'), { unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await store.count(app, 'a'), { unseen: 0, unread: 0, total: 0, lastSeq: 0 });
+      assert.deepEqual(await store.count(app, 'c'), { unseen: 0, unread: 0, total: 0, lastSeq: 0 });
+      assert.deepEqual(await store.count(app, 'b'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
       const retry = await store.push(app, ['a', 'b', 'c'], notification('y'), 'dup-key', T0);
       assert.equal(retry.replayed, false, 'the failed push did not keep its idempotency key');
       assert.deepEqual(retry.rows.map((r) => r.seq), [1, 2, 1], 'the failed push did not consume seqs');
@@ -252,12 +254,12 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       const scheduled = await store.push(app, ['u', 'v'], notification('later', { sendAfter: due }), null, T0);
       assert.deepEqual(scheduled, { rows: [{ id: 'later', userId: 'u', seq: null }, { id: 'later', userId: 'v', seq: null }], replayed: false, visible: [] });
       assert.equal(await store.get(app, 'u', 'later'), null);
-      assert.deepEqual(await store.count(app, 'u'), { unread: 2, total: 2, lastSeq: 2 });
+      assert.deepEqual(await store.count(app, 'u'), { unseen: 2, unread: 2, total: 2, lastSeq: 2 });
       assert.deepEqual(seqs((await store.list(app, 'u', { limit: 10, unreadOnly: false })).notifications), [2, 1]);
-      assert.deepEqual(await store.open(app, 'u', ['later'], T0), { opened: [], counts: { unread: 2, total: 2, lastSeq: 2 } });
+      assert.deepEqual(await store.open(app, 'u', ['later'], T0), { opened: [], counts: { unseen: 2, unread: 2, total: 2, lastSeq: 2 } });
       assert.deepEqual((await store.open(app, 'v', 'all', T0)).opened, []);
       assert.equal(await store.delete(app, 'u', 'later'), null);
-      assert.equal(await store.recordAction(app, 'u', 'later', 'ok', T0), false);
+      assert.equal(await store.recordAction(app, 'u', 'later', 'ok', T0), null);
       await assert.rejects(store.push(app, ['u'], notification('later'), null, T0), DuplicateNotificationError);
       await store.push(app, ['u'], notification('n3'), null, at(1));
 
@@ -269,7 +271,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       assert.deepEqual(released[0], await store.get(app, 'u', 'later'));
       assert.deepEqual(released[0].sendAfter, due);
       assert.deepEqual(released[0].createdAt, T0);
-      assert.deepEqual(await store.count(app, 'u'), { unread: 4, total: 4, lastSeq: 4 });
+      assert.deepEqual(await store.count(app, 'u'), { unseen: 4, unread: 4, total: 4, lastSeq: 4 });
       assert.deepEqual(seqs((await store.list(app, 'u', { afterSeq: 3, limit: 10, unreadOnly: false })).notifications), [4]);
       const after = await store.nextDueAt();
       assert.ok(after === null || after > due, 'nothing due at the release time is left');
@@ -309,7 +311,7 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       assert.equal(result.rows.length, 10_000);
       assert.ok(result.rows.every((r, i) => r.userId === users[i] && r.seq === 1));
       assert.equal(result.visible.length, 10_000);
-      assert.deepEqual(await store.count(app, 'user-9999'), { unread: 1, total: 1, lastSeq: 1 });
+      assert.deepEqual(await store.count(app, 'user-9999'), { unseen: 1, unread: 1, total: 1, lastSeq: 1 });
       assert.equal((await store.get(app, 'user-5000', 'broadcast'))?.seq, 1);
       const replay = await store.push(app, users, notification('broadcast'), 'big', T0);
       assert.equal(replay.replayed, true);

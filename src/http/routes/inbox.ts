@@ -1,7 +1,8 @@
-/** The inbox routes of design.md §3: push, list, count, open, delete, button action. */
+/** The inbox routes of design.md §3 and §5: push, list, count, counts, bulk, changes, open, delete, button action. */
+import { filterFromQuery, parseBulk, parseViews } from '../../inbox/filter-request.js';
 import { isValidUserId, parsePushRequest } from '../../inbox/push-request.js';
 import { toNotificationJson } from '../../inbox/notification-json.js';
-import type { Inbox } from '../../inbox/inbox.js';
+import { countsJson, type Inbox } from '../../inbox/inbox.js';
 import { badRequest, forbidden, HttpError, notFound } from '../../protocol/errors.js';
 import { DuplicateNotificationError } from '../../store/store.js';
 import { jsonBody, type RequestContext } from '../context.js';
@@ -9,6 +10,8 @@ import { jsonBody, type RequestContext } from '../context.js';
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 const MAX_OPEN_IDS = 500;
+const DEFAULT_CHANGES = 100;
+const MAX_CHANGES = 1000;
 
 function userIdParam(ctx: RequestContext): string {
   const userId = ctx.params.userId ?? '';
@@ -32,7 +35,7 @@ export async function pushNotifications(ctx: RequestContext, inbox: Inbox): Prom
     if (!app.allowClientPush) throw forbidden('This app does not allow pushes with a user token (allow_client_push is off)');
     senderId = caller.claims.userId;
   }
-  const request = parsePushRequest(jsonBody(ctx), app.maxEventPayloadBytes);
+  const request = parsePushRequest(jsonBody(ctx), app.maxEventPayloadBytes, inbox.now());
   try {
     const result = await inbox.push(app, request, senderId);
     return {
@@ -51,22 +54,65 @@ export async function listNotifications(ctx: RequestContext, inbox: Inbox): Prom
   const beforeSeq = seqParam(ctx, 'before_seq');
   const afterSeq = seqParam(ctx, 'after_seq');
   if (beforeSeq !== undefined && afterSeq !== undefined) throw badRequest('Use either "before_seq" or "after_seq", not both');
-  const limitText = ctx.query.get('limit');
-  let limit = DEFAULT_PAGE;
-  if (limitText !== null) {
-    if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_PAGE) throw badRequest(`"limit" must be an integer from 1 to ${MAX_PAGE}`);
-    limit = Number(limitText);
-  }
-  const status = ctx.query.get('status') ?? 'all';
-  if (status !== 'all' && status !== 'unread') throw badRequest('"status" must be "unread" or "all"');
-  const result = await inbox.list(ctx.app!, userId, { beforeSeq, afterSeq, limit, unreadOnly: status === 'unread' });
+  const limit = limitParam(ctx, DEFAULT_PAGE, MAX_PAGE);
+  const filter = filterFromQuery(ctx.query);
+  const result = await inbox.list(ctx.app!, userId, { beforeSeq, afterSeq, limit, unreadOnly: false, filter });
   return { notifications: result.notifications.map(toNotificationJson), has_more: result.hasMore };
 }
 
-/** `GET /users/:userId/notifications/count`. */
+function limitParam(ctx: RequestContext, byDefault: number, max: number): number {
+  const limitText = ctx.query.get('limit');
+  if (limitText === null) return byDefault;
+  if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > max) throw badRequest(`"limit" must be an integer from 1 to ${max}`);
+  return Number(limitText);
+}
+
+/** `GET /users/:userId/notifications/count`: `{ unseen, unread, total, last_seq }` of the filter (default: live). */
 export async function countNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
-  const counts = await inbox.count(ctx.app!, userIdParam(ctx));
-  return { unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
+  const userId = userIdParam(ctx);
+  return countsJson(await inbox.count(ctx.app!, userId, filterFromQuery(ctx.query)));
+}
+
+/** `POST /users/:userId/notifications/counts`: several views' counts in one snapshot. */
+export async function countViews(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const userId = userIdParam(ctx);
+  const result = await inbox.countViews(ctx.app!, userId, parseViews(jsonBody(ctx)));
+  return { views: result.views, last_seq: result.lastSeq };
+}
+
+/** `POST /users/:userId/notifications/bulk`. */
+export async function bulkAction(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const userId = userIdParam(ctx);
+  const request = parseBulk(jsonBody(ctx), inbox.now());
+  const result = await inbox.bulk(ctx.app!, userId, request.action, {
+    ids: request.ids,
+    filter: request.filter,
+    upToSeq: request.upToSeq,
+    until: request.until,
+  });
+  return { affected: result.changes.length, counts: countsJson(result.counts), change_seq: result.changeSeq };
+}
+
+/** `GET /users/:userId/notifications/changes?after=N&limit=`: the change feed, or 410 `{ code: "resync" }`. */
+export async function listChanges(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+  const userId = userIdParam(ctx);
+  const after = seqParam(ctx, 'after') ?? 0;
+  const limit = limitParam(ctx, DEFAULT_CHANGES, MAX_CHANGES);
+  const page = await inbox.changes(ctx.app!, userId, after, limit);
+  if (page.kind === 'resync') {
+    throw new HttpError(410, 'resync', `Change cursor ${after} is older than the changes kept (or unknown): load the inbox again`);
+  }
+  return {
+    changes: page.changes.map((change) => ({
+      change_seq: change.changeSeq,
+      id: change.id,
+      deleted: change.deleted,
+      ...(change.reason === 'expired' ? { reason: 'expired' } : {}),
+      ...(change.notification ? { notification: toNotificationJson(change.notification) } : {}),
+    })),
+    has_more: page.hasMore,
+    change_seq: page.changeSeq,
+  };
 }
 
 /** `GET /users/:userId/notifications/:id`. */
@@ -91,14 +137,14 @@ export async function openNotifications(ctx: RequestContext, inbox: Inbox): Prom
   else if (!ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 128)) throw badRequest('"ids" must be notification id strings');
   else target = [...new Set(ids as string[])];
   const result = await inbox.open(ctx.app!, userId, target!);
-  return { opened: result.opened, unread: result.counts.unread, total: result.counts.total, last_seq: result.counts.lastSeq };
+  return { opened: result.opened, ...countsJson(result.counts) };
 }
 
 /** `DELETE /users/:userId/notifications/:id`. */
 export async function deleteNotification(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
   const counts = await inbox.delete(ctx.app!, userIdParam(ctx), ctx.params.id ?? '');
   if (!counts) throw notFound(`No notification "${ctx.params.id}" for this user`);
-  return { deleted: true, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
+  return { deleted: true, ...countsJson(counts) };
 }
 
 /** `POST /users/:userId/notifications/:id/actions/:buttonId`. */

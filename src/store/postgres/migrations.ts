@@ -94,6 +94,58 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX webhook_outbox_parked ON webhook_outbox (app_id) WHERE parked_at_ms IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'inbox_v2',
+    // Version 3 is another change's; the runner applies whatever is missing, gaps allowed. Existing
+    // rows: opened ones count as seen, their last button press becomes `actioned`, and each visible
+    // row's change_seq is its seq (no device held a change cursor before this version). Columns
+    // with a constant default are added without rewriting the table.
+    sql: `
+      ALTER TABLE notifications
+        ADD COLUMN category text COLLATE "C",
+        ADD COLUMN tags text[] COLLATE "C" NOT NULL DEFAULT '{}',
+        ADD COLUMN priority text COLLATE "C" NOT NULL DEFAULT 'normal',
+        ADD COLUMN tenant text COLLATE "C",
+        ADD COLUMN seen boolean NOT NULL DEFAULT false,
+        ADD COLUMN seen_at_ms bigint,
+        ADD COLUMN archived boolean NOT NULL DEFAULT false,
+        ADD COLUMN archived_at_ms bigint,
+        ADD COLUMN snoozed_until_ms bigint,
+        ADD COLUMN expires_at_ms bigint,
+        ADD COLUMN actioned_button text,
+        ADD COLUMN actioned_at_ms bigint,
+        ADD COLUMN collapse_key text COLLATE "C",
+        ADD COLUMN collapsed_count integer NOT NULL DEFAULT 1,
+        ADD COLUMN change_seq bigint;
+      UPDATE notifications SET seen = opened, seen_at_ms = opened_at_ms, change_seq = seq
+        WHERE opened OR seq IS NOT NULL;
+      UPDATE notifications n SET actioned_button = a.button_id, actioned_at_ms = a.at_ms
+        FROM (SELECT DISTINCT ON (app_id, user_id, notification_id) app_id, user_id, notification_id, button_id, at_ms
+              FROM button_actions ORDER BY app_id, user_id, notification_id, id DESC) a
+        WHERE n.app_id = a.app_id AND n.user_id = a.user_id AND n.id = a.notification_id;
+      CREATE UNIQUE INDEX notifications_change ON notifications (app_id, user_id, change_seq) WHERE change_seq IS NOT NULL;
+      CREATE INDEX notifications_snoozed ON notifications (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
+      CREATE INDEX notifications_expiring ON notifications (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+      CREATE INDEX notifications_collapse ON notifications (app_id, user_id, collapse_key) WHERE collapse_key IS NOT NULL;
+
+      ALTER TABLE user_cursors
+        ADD COLUMN last_change_seq bigint NOT NULL DEFAULT 0,
+        ADD COLUMN changes_floor bigint NOT NULL DEFAULT 0;
+      UPDATE user_cursors SET last_change_seq = last_seq;
+
+      CREATE TABLE inbox_tombstones (
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        change_seq bigint NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        reason text NOT NULL,
+        at_ms bigint NOT NULL,
+        PRIMARY KEY (app_id, user_id, change_seq)
+      );
+      CREATE INDEX inbox_tombstones_at ON inbox_tombstones (at_ms);
+    `,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

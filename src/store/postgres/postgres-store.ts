@@ -2,7 +2,14 @@
 import pg from 'pg';
 import {
   DuplicateNotificationError,
+  type BulkAction,
+  type BulkResult,
+  type BulkTarget,
+  type ChangesPage,
   type Counts,
+  type ExpiredNotification,
+  type InboxChange,
+  type InboxFilter,
   type InboxStore,
   type ListQuery,
   type ListResult,
@@ -10,12 +17,16 @@ import {
   type PushedRow,
   type PushResult,
   type StoredNotification,
+  type ViewCounts,
 } from '../store.js';
+import { actionSql, defaultBulkFilter, filterSql, notExpired, storedFromInput, type SqlDialect } from '../inbox-filter.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
 import {
+  COLUMNS,
   SQL,
   compareText,
+  liveChange,
   storeTypes,
   toPushedRows,
   toStored,
@@ -47,7 +58,40 @@ function isDuplicateId(error: unknown): boolean {
 }
 
 function toCounts(row: CountsRow): Counts {
-  return { unread: row.unread, total: row.total, lastSeq: row.last_seq };
+  return { unseen: row.unseen, unread: row.unread, total: row.total, lastSeq: row.last_seq };
+}
+
+const dialect: SqlDialect = {
+  flag: (column, value) => (value ? column : `NOT ${column}`),
+  bool: (value) => (value ? 'true' : 'false'),
+  inList: (column, values, param) => `${column} = ANY(${param(values)}::text[])`,
+  anyTag: (tags, param) => `tags && ${param(tags)}::text[]`,
+};
+
+/** Builds SQL with numbered parameters, in the order they are bound. */
+class Params {
+  readonly values: unknown[] = [];
+  readonly bind = (value: unknown): string => {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  };
+}
+
+/** A user's key as the locking and batching helpers group rows. */
+interface UserRef {
+  readonly appId: string;
+  readonly userId: string;
+}
+
+/** The distinct users of some rows, in the one lock order. */
+function usersOf(rows: readonly { app_id: string; user_id: string }[]): UserRef[] {
+  const seen = new Map<string, UserRef>();
+  for (const row of rows) seen.set(JSON.stringify([row.app_id, row.user_id]), { appId: row.app_id, userId: row.user_id });
+  return [...seen.values()].sort((a, b) => compareText(a.appId, b.appId) || compareText(a.userId, b.userId));
+}
+
+function userKey(appId: string, userId: string): string {
+  return JSON.stringify([appId, userId]);
 }
 
 /**
@@ -172,36 +216,106 @@ export class PostgresStore implements InboxStore {
     });
   }
 
-  /** Stores the rows of a push with one statement on `db` (the pool: autocommit; a client: its transaction). */
+  /** The push's field parameters $4..$17, after app, users and id. */
+  private static fieldParams(input: NotificationInput, now: Date): unknown[] {
+    return [
+      input.heading,
+      input.content,
+      JSON.stringify(input.payload ?? null),
+      input.imageUrl,
+      input.sendAfter === null ? null : input.sendAfter.getTime(),
+      JSON.stringify(input.buttons),
+      input.senderId,
+      now.getTime(),
+      input.category ?? null,
+      input.tags ?? [],
+      input.priority ?? 'normal',
+      input.tenant ?? null,
+      input.expiresAt ? input.expiresAt.getTime() : null,
+      input.collapseKey ?? null,
+    ];
+  }
+
+  /** Stores the rows of a push on `db` (the pool: one autocommitted statement; a client: its transaction). */
   private async insertPush(db: pg.Pool | pg.PoolClient, appId: string, userIds: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
     const users = [...new Set(userIds)];
     const nowMs = now.getTime();
     const sendAfterMs = input.sendAfter === null ? null : input.sendAfter.getTime();
     const isVisible = sendAfterMs === null || sendAfterMs <= nowMs;
-    let inserted: pg.QueryResult<{ user_id: string; seq: number | null }>;
+    if (isVisible && (input.collapseKey ?? null) !== null) {
+      if (db instanceof pg.Pool) return this.transaction((client) => this.insertCollapsing(client, appId, users, input, now));
+      return this.insertCollapsing(db, appId, users, input, now);
+    }
+    let inserted: pg.QueryResult<{ user_id: string; seq: number | null; change_seq: number | null }>;
     try {
       // Sorted: every transaction locks cursor rows (and inserts rows) in one order, so none deadlock.
       inserted = await db.query(isVisible ? SQL.pushVisible : SQL.pushScheduled, [
         appId,
         [...users].sort(compareText),
         input.id,
-        input.heading,
-        input.content,
-        JSON.stringify(input.payload ?? null),
-        input.imageUrl,
-        sendAfterMs,
-        JSON.stringify(input.buttons),
-        input.senderId,
-        nowMs,
+        ...PostgresStore.fieldParams(input, now),
       ]);
     } catch (error) {
       // The failed statement stored nothing: cursors, rows (and, in a transaction, the key) roll back.
       if (isDuplicateId(error)) throw new DuplicateNotificationError(input.id);
       throw error;
     }
-    const seqByUser = new Map(inserted.rows.map((row) => [row.user_id, row.seq]));
-    const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => fromInput(appId, row.userId, row.seq!, input, now)) : [];
+    const byUser = new Map(inserted.rows.map((row) => [row.user_id, row]));
+    const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: byUser.get(userId)?.seq ?? null }));
+    const visible = isVisible ? users.map((userId) => storedFromInput(appId, userId, byUser.get(userId)!.seq!, byUser.get(userId)!.change_seq!, input, now)) : [];
+    return { rows, replayed: false, visible };
+  }
+
+  /**
+   * A visible push with a collapse key: the users' cursors are locked (and advanced) first, so the
+   * next statement sees every committed push of these users, and a concurrent push with the same key
+   * on another node waits, then finds this one's row to collapse into.
+   */
+  private async insertCollapsing(client: pg.PoolClient, appId: string, users: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
+    const sorted = [...users].sort(compareText);
+    const cursors = await client.query<{ user_id: string; last_seq: number; last_change_seq: number }>(SQL.advanceForPush, [appId, sorted]);
+    const cursorOf = new Map(cursors.rows.map((row) => [row.user_id, row]));
+    const targets = await client.query<{ user_id: string; id: string }>(SQL.collapsible, [appId, sorted, input.collapseKey, now.getTime()]);
+    const fields = PostgresStore.fieldParams(input, now);
+    const collapsed = new Map<string, StoredNotification>();
+    if (targets.rows.length > 0) {
+      const t = targets.rows;
+      const updated = await client.query<NotificationRow>(SQL.collapse, [
+        appId,
+        t.map((row) => row.user_id),
+        t.map((row) => row.id),
+        t.map((row) => cursorOf.get(row.user_id)!.last_seq),
+        t.map((row) => cursorOf.get(row.user_id)!.last_change_seq),
+        fields[0], fields[1], fields[2], fields[3], fields[5], fields[6], fields[8], fields[9], fields[10], fields[11], fields[12],
+      ]);
+      for (const row of updated.rows) collapsed.set(row.user_id, toStored(row));
+    }
+    const fresh = sorted.filter((userId) => !collapsed.has(userId));
+    const insertedSeqs = new Map<string, { seq: number; change_seq: number }>();
+    if (fresh.length > 0) {
+      try {
+        const inserted = await client.query<{ user_id: string; seq: number; change_seq: number }>(SQL.insertReserved, [
+          appId,
+          fresh,
+          input.id,
+          ...fields,
+          fresh.map((userId) => cursorOf.get(userId)!.last_seq),
+          fresh.map((userId) => cursorOf.get(userId)!.last_change_seq),
+        ]);
+        for (const row of inserted.rows) insertedSeqs.set(row.user_id, row);
+      } catch (error) {
+        if (isDuplicateId(error)) throw new DuplicateNotificationError(input.id);
+        throw error;
+      }
+    }
+    const rows: PushedRow[] = users.map((userId) => {
+      const update = collapsed.get(userId);
+      return update ? { id: update.id, userId, seq: update.seq } : { id: input.id, userId, seq: insertedSeqs.get(userId)!.seq };
+    });
+    const visible = users.map((userId) => {
+      const inserted = insertedSeqs.get(userId);
+      return collapsed.get(userId) ?? storedFromInput(appId, userId, inserted!.seq, inserted!.change_seq, input, now);
+    });
     return { rows, replayed: false, visible };
   }
 
@@ -210,39 +324,109 @@ export class PostgresStore implements InboxStore {
     return this.transaction(async (client) => {
       const due = (await client.query<NotificationRow>(SQL.selectDue, [now.getTime(), limit])).rows;
       if (due.length === 0) return [];
-      // One cursor advance per user, by the number of that user's rows, in the shared lock order.
-      const perUser = new Map<string, { appId: string; userId: string; count: number }>();
-      for (const row of due) {
-        const key = JSON.stringify([row.app_id, row.user_id]);
-        const entry = perUser.get(key);
-        if (entry) entry.count++;
-        else perUser.set(key, { appId: row.app_id, userId: row.user_id, count: 1 });
-      }
-      const users = [...perUser.values()].sort((a, b) => compareText(a.appId, b.appId) || compareText(a.userId, b.userId));
-      const advanced = await client.query<{ app_id: string; user_id: string; last_seq: number }>(SQL.advanceCursors, [
+      return this.assignSeqs(client, due);
+    });
+  }
+
+  /**
+   * Gives rows the next seqs and change_seqs of their users: one cursor advance per user, by the
+   * number of that user's rows, in the shared lock order; each user's rows in the given order.
+   */
+  private async assignSeqs(client: pg.PoolClient, rows: readonly NotificationRow[]): Promise<StoredNotification[]> {
+    const count = new Map<string, number>();
+    for (const row of rows) count.set(userKey(row.app_id, row.user_id), (count.get(userKey(row.app_id, row.user_id)) ?? 0) + 1);
+    const users = usersOf(rows);
+    const advanced = await client.query<{ app_id: string; user_id: string; last_seq: number; last_change_seq: number }>(SQL.advanceCursors, [
+      users.map((u) => u.appId),
+      users.map((u) => u.userId),
+      users.map((u) => count.get(userKey(u.appId, u.userId))!),
+    ]);
+    const next = new Map<string, { seq: number; change: number }>();
+    for (const row of advanced.rows) {
+      const n = count.get(userKey(row.app_id, row.user_id))!;
+      next.set(userKey(row.app_id, row.user_id), { seq: row.last_seq - n + 1, change: row.last_change_seq - n + 1 });
+    }
+    const assigned = rows.map((row) => {
+      const cursor = next.get(userKey(row.app_id, row.user_id))!;
+      const result = { ...row, seq: cursor.seq, change_seq: cursor.change, snoozed_until_ms: null };
+      cursor.seq++;
+      cursor.change++;
+      return result;
+    });
+    await client.query(SQL.setSeqs, [
+      assigned.map((row) => row.app_id),
+      assigned.map((row) => row.user_id),
+      assigned.map((row) => row.id),
+      assigned.map((row) => row.seq),
+      assigned.map((row) => row.change_seq),
+    ]);
+    return assigned.map(toStored);
+  }
+
+  /** Locks the cursors of the users of `rows` in the one lock order (other nodes' sweeps and every user write wait). */
+  private async lockUsers(client: pg.PoolClient, rows: readonly { app_id: string; user_id: string }[]): Promise<void> {
+    const users = usersOf(rows);
+    await client.query(SQL.lockCursors, [users.map((u) => u.appId), users.map((u) => u.userId)]);
+  }
+
+  async resurfaceDue(now: Date, limit: number): Promise<StoredNotification[]> {
+    if (limit <= 0) return [];
+    const candidates = (await this.pool.query<{ app_id: string; user_id: string; id: string }>(SQL.snoozeEnded, [now.getTime(), limit])).rows;
+    if (candidates.length === 0) return [];
+    return this.transaction(async (client) => {
+      // Cursor first, then rows, as every user write does; the recheck sees what another node did meanwhile.
+      await this.lockUsers(client, candidates);
+      const due = await client.query<NotificationRow>(SQL.recheckSnoozed, [
+        candidates.map((row) => row.app_id),
+        candidates.map((row) => row.user_id),
+        candidates.map((row) => row.id),
+        now.getTime(),
+      ]);
+      return due.rows.length === 0 ? [] : this.assignSeqs(client, due.rows);
+    });
+  }
+
+  async expireDue(now: Date, limit: number): Promise<ExpiredNotification[]> {
+    if (limit <= 0) return [];
+    const nowMs = now.getTime();
+    await this.pool.query(SQL.deleteExpiredScheduled, [nowMs, limit]);
+    const candidates = (await this.pool.query<{ app_id: string; user_id: string; id: string }>(SQL.expired, [nowMs, limit])).rows;
+    if (candidates.length === 0) return [];
+    return this.transaction(async (client) => {
+      await this.lockUsers(client, candidates);
+      const deleted = (
+        await client.query<{ app_id: string; user_id: string; id: string; expires_at_ms: number }>(SQL.deleteExpired, [
+          candidates.map((row) => row.app_id),
+          candidates.map((row) => row.user_id),
+          candidates.map((row) => row.id),
+          nowMs,
+        ])
+      ).rows.sort((a, b) => a.expires_at_ms - b.expires_at_ms || compareText(a.id, b.id));
+      if (deleted.length === 0) return [];
+      const count = new Map<string, number>();
+      for (const row of deleted) count.set(userKey(row.app_id, row.user_id), (count.get(userKey(row.app_id, row.user_id)) ?? 0) + 1);
+      const users = usersOf(deleted);
+      const advanced = await client.query<{ app_id: string; user_id: string; last_change_seq: number }>(SQL.advanceChangeCursors, [
         users.map((u) => u.appId),
         users.map((u) => u.userId),
-        users.map((u) => u.count),
+        users.map((u) => count.get(userKey(u.appId, u.userId))!),
       ]);
-      // Each user's rows take the seqs just reserved, oldest send_after first, as SQLite assigns them.
-      const nextSeq = new Map<string, number>();
-      for (const row of advanced.rows) {
-        const key = JSON.stringify([row.app_id, row.user_id]);
-        nextSeq.set(key, row.last_seq - perUser.get(key)!.count + 1);
-      }
-      const released = due.map((row) => {
-        const key = JSON.stringify([row.app_id, row.user_id]);
-        const seq = nextSeq.get(key)!;
-        nextSeq.set(key, seq + 1);
-        return { ...row, seq };
+      const next = new Map(advanced.rows.map((row) => [userKey(row.app_id, row.user_id), row.last_change_seq - count.get(userKey(row.app_id, row.user_id))! + 1]));
+      const expired = deleted.map((row): ExpiredNotification => {
+        const key = userKey(row.app_id, row.user_id);
+        const changeSeq = next.get(key)!;
+        next.set(key, changeSeq + 1);
+        return { appId: row.app_id, userId: row.user_id, id: row.id, changeSeq };
       });
-      await client.query(SQL.setSeqs, [
-        released.map((row) => row.app_id),
-        released.map((row) => row.user_id),
-        released.map((row) => row.id),
-        released.map((row) => row.seq),
+      await client.query(SQL.insertTombstones, [
+        expired.map((e) => e.appId),
+        expired.map((e) => e.userId),
+        expired.map((e) => e.id),
+        expired.map((e) => e.changeSeq),
+        'expired',
+        nowMs,
       ]);
-      return released.map(toStored);
+      return expired;
     });
   }
 
@@ -252,16 +436,68 @@ export class PostgresStore implements InboxStore {
   }
 
   async list(appId: string, userId: string, query: ListQuery): Promise<ListResult> {
-    const beforeSeq = query.beforeSeq ?? Number.MAX_SAFE_INTEGER;
-    const result =
-      query.afterSeq === undefined
-        ? await this.pool.query<NotificationRow>(SQL.listBefore, [appId, userId, beforeSeq, query.unreadOnly, query.limit + 1])
-        : await this.pool.query<NotificationRow>(SQL.listAfter, [appId, userId, query.afterSeq, beforeSeq, query.unreadOnly, query.limit + 1]);
+    const nowMs = (query.now ?? new Date()).getTime();
+    const filter: InboxFilter = { ...query.filter, ...(query.unreadOnly ? { status: 'unread' } : {}) };
+    const params = new Params();
+    const bind = params.bind;
+    let text = `SELECT ${COLUMNS} FROM notifications WHERE app_id = ${bind(appId)} AND user_id = ${bind(userId)} AND seq IS NOT NULL`;
+    if (query.beforeSeq !== undefined) text += ` AND seq < ${bind(query.beforeSeq)}`;
+    if (query.afterSeq !== undefined) text += ` AND seq > ${bind(query.afterSeq)}`;
+    text += ` AND ${filterSql(dialect, filter, nowMs, bind)} ORDER BY seq ${query.afterSeq === undefined ? 'DESC' : 'ASC'} LIMIT ${bind(query.limit + 1)}`;
+    const result = await this.pool.query<NotificationRow>(text, params.values);
     return { notifications: result.rows.slice(0, query.limit).map(toStored), hasMore: result.rows.length > query.limit };
   }
 
-  async count(appId: string, userId: string): Promise<Counts> {
-    return toCounts((await this.pool.query<CountsRow>(SQL.counts, [appId, userId])).rows[0]);
+  async count(appId: string, userId: string, filter: InboxFilter = {}, now: Date = new Date()): Promise<Counts> {
+    const { views, lastSeq } = await this.countViewsOn(this.pool, appId, userId, { view: filter }, now.getTime());
+    return { ...views.view, lastSeq };
+  }
+
+  async countViews(appId: string, userId: string, views: Readonly<Record<string, InboxFilter>>, now: Date): Promise<{ views: Record<string, ViewCounts>; lastSeq: number }> {
+    return this.countViewsOn(this.pool, appId, userId, views, now.getTime());
+  }
+
+  /** Every view's counts and the cursor in one statement, hence one snapshot. */
+  private async countViewsOn(
+    db: pg.Pool | pg.PoolClient,
+    appId: string,
+    userId: string,
+    views: Readonly<Record<string, InboxFilter>>,
+    nowMs: number,
+  ): Promise<{ views: Record<string, ViewCounts>; lastSeq: number }> {
+    const names = Object.keys(views);
+    const params = new Params();
+    const bind = params.bind;
+    const app = bind(appId);
+    const user = bind(userId);
+    const columns = names.map((name, i) => {
+      const where = filterSql(dialect, views[name], nowMs, bind);
+      return `count(*) FILTER (WHERE ${where} AND NOT seen) AS u${i}, count(*) FILTER (WHERE ${where} AND NOT opened) AS r${i},
+        count(*) FILTER (WHERE ${where}) AS t${i}`;
+    });
+    const text = `SELECT ${[...columns, '0 AS none'].join(', ')},
+        coalesce((SELECT last_seq FROM user_cursors WHERE app_id = ${app} AND user_id = ${user}), 0) AS last_seq
+      FROM notifications WHERE app_id = ${app} AND user_id = ${user} AND seq IS NOT NULL AND ${notExpired(bind, nowMs)}`;
+    const row = (await db.query<Record<string, number>>(text, params.values)).rows[0];
+    const result: Record<string, ViewCounts> = {};
+    names.forEach((name, i) => {
+      result[name] = { unseen: row[`u${i}`], unread: row[`r${i}`], total: row[`t${i}`] };
+    });
+    return { views: result, lastSeq: row.last_seq };
+  }
+
+  async countUsers(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, Counts>> {
+    const params = new Params();
+    const bind = params.bind;
+    const text = `SELECT u.user_id, coalesce(max(c.last_seq), 0) AS last_seq, count(n.id) AS total,
+        count(n.id) FILTER (WHERE NOT n.opened) AS unread, count(n.id) FILTER (WHERE NOT n.seen) AS unseen
+      FROM unnest(${bind([...new Set(userIds)])}::text[]) AS u(user_id)
+      LEFT JOIN user_cursors c ON c.app_id = ${bind(appId)} AND c.user_id = u.user_id
+      LEFT JOIN notifications n ON n.app_id = ${bind(appId)} AND n.user_id = u.user_id AND n.seq IS NOT NULL
+        AND ${filterSql(dialect, {}, now.getTime(), bind)}
+      GROUP BY u.user_id`;
+    const rows = (await this.pool.query<CountsRow & { user_id: string }>(text, params.values)).rows;
+    return new Map(rows.map((row) => [row.user_id, toCounts(row)]));
   }
 
   async get(appId: string, userId: string, id: string): Promise<StoredNotification | null> {
@@ -269,61 +505,139 @@ export class PostgresStore implements InboxStore {
     return row ? toStored(row) : null;
   }
 
-  /**
-   * The update commits on its own, then the counts are read: under READ COMMITTED a surrounding
-   * transaction would not make them any more current, only cost two round trips.
-   */
   async open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
-    let opened: string[];
-    if (ids === 'all') {
-      opened = (await this.pool.query<{ id: string }>(SQL.openAll, [appId, userId, now.getTime()])).rows.map((row) => row.id);
-    } else {
-      const requested = [...new Set(ids)];
-      const changed = await this.pool.query<{ id: string }>(SQL.openIds, [appId, userId, requested, now.getTime()]);
-      const changedIds = new Set(changed.rows.map((row) => row.id));
-      // In the order asked for, as the SQLite store answers.
-      opened = requested.filter((id) => changedIds.has(id));
-    }
-    return { opened, counts: await this.count(appId, userId) };
+    const result = await this.bulk(appId, userId, 'open', ids === 'all' ? { filter: { archived: 'include', snoozed: 'include' } } : { ids }, now);
+    const changed = new Set(result.changes.map((change) => change.id));
+    // In the order asked for, as the SQLite store answers.
+    const opened = ids === 'all' ? result.changes.map((change) => change.id) : [...new Set(ids)].filter((id) => changed.has(id));
+    return { opened, counts: result.counts };
   }
 
   async delete(appId: string, userId: string, id: string): Promise<Counts | null> {
-    const deleted = await this.pool.query(SQL.delete, [appId, userId, id]);
-    return deleted.rowCount === 0 ? null : this.count(appId, userId);
+    const result = await this.bulk(appId, userId, 'delete', { ids: [id] }, new Date());
+    return result.changes.length === 0 ? null : result.counts;
   }
 
-  async recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<boolean> {
+  /** The rows a bulk target selects, as SQL conditions after `WHERE` (the user's visible, unexpired rows). */
+  private targetSql(appId: string, userId: string, action: BulkAction, target: BulkTarget, nowMs: number, bind: (value: unknown) => string, alias = ''): string {
+    let text = `${alias}app_id = ${bind(appId)} AND ${alias}user_id = ${bind(userId)} AND ${alias}seq IS NOT NULL`;
+    if (target.ids !== undefined) {
+      text += ` AND id = ANY(${bind(target.ids)}::text[]) AND ${notExpired(bind, nowMs)}`;
+      if (target.filter !== undefined) text += ` AND ${filterSql(dialect, target.filter, nowMs, bind)}`;
+    } else {
+      text += ` AND ${filterSql(dialect, defaultBulkFilter(action, target.filter), nowMs, bind)}`;
+    }
+    if (target.upToSeq !== undefined) text += ` AND seq <= ${bind(target.upToSeq)}`;
+    return text;
+  }
+
+  /** The user's cursor is locked first (as by every writer), then the rows change, each with the next change_seq. */
+  async bulk(appId: string, userId: string, action: BulkAction, target: BulkTarget, now: Date): Promise<BulkResult> {
+    const nowMs = now.getTime();
+    return this.transaction(async (client) => {
+      const base = (await client.query<{ last_change_seq: number }>(SQL.lockCursor, [appId, userId])).rows[0].last_change_seq;
+      const params = new Params();
+      const bind = params.bind;
+      let changes: InboxChange[];
+      if (action === 'delete') {
+        const text = `WITH t AS (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM notifications
+            WHERE ${this.targetSql(appId, userId, action, target, nowMs, bind)}),
+          d AS (DELETE FROM notifications x USING t WHERE x.app_id = ${bind(appId)} AND x.user_id = ${bind(userId)} AND x.id = t.id
+            RETURNING x.id, t.n)
+          INSERT INTO inbox_tombstones (app_id, user_id, change_seq, id, reason, at_ms)
+          SELECT ${bind(appId)}, ${bind(userId)}, ${bind(base)}::bigint + d.n, d.id, 'deleted', ${bind(nowMs)}::bigint FROM d
+          RETURNING change_seq, id`;
+        const removed = (await client.query<{ change_seq: number; id: string }>(text, params.values)).rows;
+        changes = removed
+          .sort((a, b) => a.change_seq - b.change_seq)
+          .map((row) => ({ changeSeq: row.change_seq, id: row.id, deleted: true, reason: 'deleted', notification: null }));
+      } else {
+        const { set, changes: changing } = actionSql(dialect, action, nowMs, target.until?.getTime() ?? null, bind);
+        const text = `WITH t AS (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM notifications
+            WHERE ${this.targetSql(appId, userId, action, target, nowMs, bind)} AND ${changing})
+          UPDATE notifications x SET ${set}, change_seq = ${bind(base)}::bigint + t.n FROM t
+          WHERE x.app_id = ${bind(appId)} AND x.user_id = ${bind(userId)} AND x.id = t.id
+          RETURNING ${COLUMNS.split(',').map((column) => `x.${column.trim()}`).join(', ')}`;
+        const rows = (await client.query<NotificationRow>(text, params.values)).rows;
+        changes = rows.sort((a, b) => a.change_seq! - b.change_seq!).map(liveChange);
+      }
+      const changeSeq =
+        changes.length === 0 ? base : (await client.query<{ last_change_seq: number }>(SQL.advanceChange, [appId, userId, changes.length])).rows[0].last_change_seq;
+      const { views, lastSeq } = await this.countViewsOn(client, appId, userId, { all: {} }, nowMs);
+      return { changes, counts: { ...views.all, lastSeq }, changeSeq };
+    });
+  }
+
+  async recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<BulkResult | null> {
+    const nowMs = now.getTime();
     try {
-      return (await this.pool.query(SQL.recordAction, [appId, userId, id, buttonId, now.getTime()])).rowCount === 1;
+      return await this.transaction(async (client) => {
+        await client.query(SQL.lockCursor, [appId, userId]);
+        if ((await client.query(SQL.recordAction, [appId, userId, id, buttonId, nowMs])).rowCount !== 1) return null;
+        const changeSeq = (await client.query<{ last_change_seq: number }>(SQL.advanceChange, [appId, userId, 1])).rows[0].last_change_seq;
+        const row = (await client.query<NotificationRow>(SQL.setActioned, [appId, userId, id, buttonId, nowMs, changeSeq])).rows[0];
+        const { views, lastSeq } = await this.countViewsOn(client, appId, userId, { all: {} }, nowMs);
+        return { changes: [liveChange(row)], counts: { ...views.all, lastSeq }, changeSeq };
+      });
     } catch (error) {
       // Deleted between the existence check and the foreign key check: as unknown as never existing.
-      if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return false;
+      if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return null;
       throw error;
+    }
+  }
+
+  /** Read in one REPEATABLE READ snapshot: the cursor, the changed rows and the tombstones agree. */
+  async changes(appId: string, userId: string, afterChangeSeq: number, limit: number, now: Date): Promise<ChangesPage> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const cursor = (await client.query<{ last_change_seq: number; changes_floor: number }>(SQL.cursor, [appId, userId])).rows[0] ?? {
+        last_change_seq: 0,
+        changes_floor: 0,
+      };
+      if (afterChangeSeq < cursor.changes_floor || afterChangeSeq > cursor.last_change_seq) {
+        await client.query('COMMIT');
+        return { kind: 'resync' };
+      }
+      const rows = (await client.query<NotificationRow>(SQL.changedRows, [appId, userId, afterChangeSeq, limit + 1])).rows;
+      const tombstones = (await client.query<{ change_seq: number; id: string; reason: 'deleted' | 'expired' }>(SQL.tombstones, [appId, userId, afterChangeSeq, limit + 1])).rows;
+      await client.query('COMMIT');
+      const nowMs = now.getTime();
+      const live = rows.map((row): InboxChange =>
+        // Expired but not yet swept: already gone for every reader.
+        row.expires_at_ms !== null && row.expires_at_ms <= nowMs ? { changeSeq: row.change_seq!, id: row.id, deleted: true, reason: 'expired', notification: null } : liveChange(row),
+      );
+      const gone = tombstones.map((row): InboxChange => ({ changeSeq: row.change_seq, id: row.id, deleted: true, reason: row.reason, notification: null }));
+      const all = [...live, ...gone].sort((a, b) => a.changeSeq - b.changeSeq);
+      const page = all.slice(0, limit);
+      const hasMore = all.length > limit;
+      return { kind: 'page', changes: page, hasMore, changeSeq: hasMore ? page[page.length - 1].changeSeq : cursor.last_change_seq };
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async pruneChanges(before: Date): Promise<void> {
+    const beforeMs = before.getTime();
+    for (;;) {
+      const users = (await this.pool.query<{ app_id: string; user_id: string; floor: number }>(SQL.oldTombstones, [beforeMs, 1000])).rows;
+      if (users.length === 0) return;
+      await this.transaction(async (client) => {
+        await this.lockUsers(client, users);
+        await client.query(SQL.raiseFloors, [users.map((u) => u.app_id), users.map((u) => u.user_id), users.map((u) => u.floor)]);
+        await client.query(SQL.pruneTombstones, [users.map((u) => u.app_id), users.map((u) => u.user_id), beforeMs]);
+      });
+      if (users.length < 1000) return;
     }
   }
 
   async pruneIdempotencyKeys(before: Date): Promise<void> {
     await this.pool.query(SQL.pruneKeys, [before.getTime()]);
   }
-
-}
-
-/** The stored form of a just-pushed visible row, built from the input instead of read back. */
-function fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-  return {
-    appId,
-    userId,
-    id: input.id,
-    seq,
-    heading: input.heading,
-    content: input.content,
-    payload: input.payload ?? null,
-    imageUrl: input.imageUrl,
-    sendAfter: input.sendAfter,
-    buttons: input.buttons,
-    senderId: input.senderId,
-    opened: false,
-    openedAt: null,
-    createdAt: now,
-  };
 }

@@ -89,6 +89,56 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX webhook_outbox_parked ON webhook_outbox (app_id) WHERE parked_at_ms IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'inbox_v2',
+    // Version 3 is another change's; the runner applies whatever is missing, gaps allowed. Existing
+    // rows: opened ones count as seen, their last button press becomes `actioned`, and each visible
+    // row's change_seq is its seq (no device held a change cursor before this version).
+    sql: `
+      ALTER TABLE notifications ADD COLUMN category TEXT;
+      ALTER TABLE notifications ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE notifications ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal';
+      ALTER TABLE notifications ADD COLUMN tenant TEXT;
+      ALTER TABLE notifications ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN seen_at_ms INTEGER;
+      ALTER TABLE notifications ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE notifications ADD COLUMN archived_at_ms INTEGER;
+      ALTER TABLE notifications ADD COLUMN snoozed_until_ms INTEGER;
+      ALTER TABLE notifications ADD COLUMN expires_at_ms INTEGER;
+      ALTER TABLE notifications ADD COLUMN actioned_button TEXT;
+      ALTER TABLE notifications ADD COLUMN actioned_at_ms INTEGER;
+      ALTER TABLE notifications ADD COLUMN collapse_key TEXT;
+      ALTER TABLE notifications ADD COLUMN collapsed_count INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE notifications ADD COLUMN change_seq INTEGER;
+      UPDATE notifications SET seen = opened, seen_at_ms = opened_at_ms, change_seq = seq;
+      UPDATE notifications SET (actioned_button, actioned_at_ms) = (
+        SELECT a.button_id, a.at_ms FROM button_actions a
+        WHERE a.app_id = notifications.app_id AND a.user_id = notifications.user_id AND a.notification_id = notifications.id
+        ORDER BY a.id DESC LIMIT 1)
+      WHERE EXISTS (SELECT 1 FROM button_actions a
+        WHERE a.app_id = notifications.app_id AND a.user_id = notifications.user_id AND a.notification_id = notifications.id);
+      CREATE UNIQUE INDEX notifications_change ON notifications (app_id, user_id, change_seq) WHERE change_seq IS NOT NULL;
+      CREATE INDEX notifications_snoozed ON notifications (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
+      CREATE INDEX notifications_expiring ON notifications (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+      CREATE INDEX notifications_collapse ON notifications (app_id, user_id, collapse_key) WHERE collapse_key IS NOT NULL;
+
+      ALTER TABLE user_cursors ADD COLUMN last_change_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE user_cursors ADD COLUMN changes_floor INTEGER NOT NULL DEFAULT 0;
+      UPDATE user_cursors SET last_change_seq = last_seq;
+
+      CREATE TABLE inbox_tombstones (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        change_seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_id, change_seq)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX inbox_tombstones_at ON inbox_tombstones (at_ms);
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded, all in one immediate transaction; returns the versions applied. */
