@@ -40,6 +40,11 @@ export type InboxEvent =
   | { readonly type: 'notification_snoozed'; readonly app: App; readonly userId: string; readonly ids: readonly string[]; readonly until: string }
   | { readonly type: 'notification_expired'; readonly app: App; readonly userId: string; readonly ids: readonly string[] };
 
+/** The counts of the §3 state events, exactly as before v2 (the v2 counts ride on `herald:inbox_changed`). */
+function seedCounts(counts: Counts): { unread: number; total: number; last_seq: number } {
+  return { unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
+}
+
 /** The counts of a live event or an answer, in their JSON shape. */
 export function countsJson(counts: Counts): { unseen: number; unread: number; total: number; last_seq: number } {
   return { unseen: counts.unseen, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
@@ -174,12 +179,12 @@ export class Inbox {
     const counts = result.counts;
     switch (action) {
       case 'open':
-        this.publishState(app, userId, OPENED_EVENT, { ids, all: false, ...countsJson(counts), opened_at: now.toISOString() });
+        this.publishState(app, userId, OPENED_EVENT, { ids, all: false, ...seedCounts(counts), opened_at: now.toISOString() });
         this.emit({ type: 'notification_opened', app, userId, ids, all: false });
         break;
       case 'delete':
         for (const id of ids) {
-          this.publishState(app, userId, DELETED_EVENT, { id, ...countsJson(counts) });
+          this.publishState(app, userId, DELETED_EVENT, { id, ...seedCounts(counts) });
           this.emit({ type: 'notification_deleted', app, userId, id });
         }
         break;
@@ -235,7 +240,7 @@ export class Inbox {
       this.publishState(app, userId, OPENED_EVENT, {
         ids: ids === 'all' ? [] : opened,
         all: ids === 'all',
-        ...countsJson(result.counts),
+        ...seedCounts(result.counts),
         opened_at: openedAt.toISOString(),
       });
     }

@@ -100,7 +100,7 @@ describe('inbox per-user routes', () => {
         assert.equal(max.status, 200);
         assert.equal(max.body.notifications.length, 60);
         assert.equal(max.body.has_more, false);
-        for (const query of ['limit=501', 'limit=0', 'limit=-1', 'limit=ten', 'limit=1.5', 'before_seq=-3', 'after_seq=x', 'before_seq=5&after_seq=1', 'status=read']) {
+        for (const query of ['limit=501', 'limit=0', 'limit=-1', 'limit=ten', 'limit=1.5', 'before_seq=-3', 'after_seq=x', 'before_seq=5&after_seq=1', 'status=bogus']) {
           const reply = await call<ErrorBody>('GET', `/users/${user}/notifications?${query}`);
           assert.equal(reply.status, 400, query);
           assert.equal(reply.body.code, 'bad_request', query);

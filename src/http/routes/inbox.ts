@@ -137,14 +137,14 @@ export async function openNotifications(ctx: RequestContext, inbox: Inbox): Prom
   else if (!ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 128)) throw badRequest('"ids" must be notification id strings');
   else target = [...new Set(ids as string[])];
   const result = await inbox.open(ctx.app!, userId, target!);
-  return { opened: result.opened, ...countsJson(result.counts) };
+  return { opened: result.opened, unread: result.counts.unread, total: result.counts.total, last_seq: result.counts.lastSeq };
 }
 
 /** `DELETE /users/:userId/notifications/:id`. */
 export async function deleteNotification(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
   const counts = await inbox.delete(ctx.app!, userIdParam(ctx), ctx.params.id ?? '');
   if (!counts) throw notFound(`No notification "${ctx.params.id}" for this user`);
-  return { deleted: true, ...countsJson(counts) };
+  return { deleted: true, unread: counts.unread, total: counts.total, last_seq: counts.lastSeq };
 }
 
 /** `POST /users/:userId/notifications/:id/actions/:buttonId`. */
