@@ -58,7 +58,9 @@ export async function handleSubscribe(
   }
   let member: Member | null = null;
   if (kind.authorised) {
-    const signed = channelAuthString(connection.socketId, channel, kind.presence ? channelData : undefined);
+    // A private channel's authorisation may carry channel_data (the Pusher SDKs sign it when given
+    // data); the signature then covers it. A presence channel always does.
+    const signed = channelAuthString(connection.socketId, channel, channelData);
     if (!verifyAuth(app.key, app.secret, signed, auth)) {
       subscriptionError(connection, channel, 401, `Invalid signature for channel ${channel}: expected HMAC-SHA256 of "${signed}" with the app secret`, ErrorCode.Unauthorized);
       return;
