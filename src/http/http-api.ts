@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
-import { HttpError, notFound } from '../protocol/errors.js';
+import { ClusterUnavailableError, Errors, HttpError, notFound } from '../protocol/errors.js';
 import { InFlight } from '../ops/in-flight.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
 import { authenticatePusher } from './pusher-signature.js';
@@ -105,7 +105,7 @@ export class HttpApi {
       const match = this.router.match(method, path);
       if (match.kind === 'not-found') throw notFound(`No route for ${method} ${path}`);
       if (match.kind === 'method-not-allowed') {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
+        throw Errors.methodNotAllowed(`${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
       }
       const route = match.handler;
       routeName = route.pattern;
@@ -126,11 +126,11 @@ export class HttpApi {
       if (result instanceof Reply) sendJson(res, result.status, result.body, { ...corsHeaders(req), ...result.headers });
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
-      if (error instanceof HttpError) {
+      if (error instanceof HttpError || error instanceof ClusterUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');
-        sendError(res, new HttpError(500, 'internal_error', 'Internal server error'), corsHeaders(req));
+        sendError(res, Errors.internalError(), corsHeaders(req));
       }
     } finally {
       const seconds = (performance.now() - started) / 1000;
