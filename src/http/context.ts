@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../config/apps.js';
 import type { UserClaims } from '../inbox/user-tokens.js';
-import { badRequest, HttpError, tooLarge } from '../protocol/errors.js';
+import { badRequest, HttpError, tooLarge, type RegisteredError } from '../protocol/errors.js';
 import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import type { Params } from './router.js';
@@ -124,9 +124,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Writes an HttpError as `{ error, code }`. */
-export function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
-  sendJson(res, error.status, { error: error.message, code: error.code }, { ...headers, ...error.headers });
+/** Writes a registered error as its HTTP status and `{ error, code }`. */
+export function sendError(res: ServerResponse, error: RegisteredError, headers: Record<string, string> = {}): void {
+  sendJson(res, error.definition.status ?? 500, { error: error.message, code: error.code }, { ...headers, ...error.headers });
 }
 
 export { HttpError };

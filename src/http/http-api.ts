@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
-import { HttpError, notFound } from '../protocol/errors.js';
+import { ClusterUnavailableError, Errors, HttpError, notFound } from '../protocol/errors.js';
 import { InFlight } from '../ops/in-flight.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
 import { authenticatePusher, verifySignedBody } from './pusher-signature.js';
@@ -101,7 +101,7 @@ export class HttpApi {
     const reserved = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
     const budget = this.deps.maxUnauthenticatedBodyBytes ?? DEFAULT_MAX_UNAUTHENTICATED_BODY_BYTES;
     if (reserved > 0 && this.unauthenticatedBodyBytes + reserved > budget) {
-      throw new HttpError(503, 'busy', 'Too many request bodies are being received; try again shortly', { 'retry-after': '1' });
+      throw Errors.busy('Too many request bodies are being received; try again shortly', { 'retry-after': '1' });
     }
     this.unauthenticatedBodyBytes += reserved;
     try {
@@ -135,7 +135,7 @@ export class HttpApi {
       const match = this.router.match(method, path);
       if (match.kind === 'not-found') throw notFound(`No route for ${method} ${path}`);
       if (match.kind === 'method-not-allowed') {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
+        throw Errors.methodNotAllowed(`${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
       }
       const route = match.handler;
       routeName = route.pattern;
@@ -161,11 +161,11 @@ export class HttpApi {
     } catch (error) {
       // A body not read (refused before or while reading) is not worth keeping the connection for.
       if (!req.complete) res.setHeader('connection', 'close');
-      if (error instanceof HttpError) {
+      if (error instanceof HttpError || error instanceof ClusterUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');
-        sendError(res, new HttpError(500, 'internal_error', 'Internal server error'), corsHeaders(req));
+        sendError(res, Errors.internalError(), corsHeaders(req));
       }
     } finally {
       const seconds = (performance.now() - started) / 1000;

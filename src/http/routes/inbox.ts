@@ -3,7 +3,7 @@ import { isValidUserId, parsePushRequest } from '../../inbox/push-request.js';
 import { toNotificationJson } from '../../inbox/notification-json.js';
 import type { Inbox } from '../../inbox/inbox.js';
 import type { ClientPushLimits } from '../../limits/client-push-limits.js';
-import { badRequest, forbidden, HttpError, notFound } from '../../protocol/errors.js';
+import { badRequest, Errors, forbidden, notFound } from '../../protocol/errors.js';
 import { DuplicateNotificationError } from '../../store/store.js';
 import { jsonBody, type RequestContext } from '../context.js';
 
@@ -52,7 +52,7 @@ export async function pushNotifications(ctx: RequestContext, inbox: Inbox, clien
       ...(result.replayed ? { replayed: true } : {}),
     };
   } catch (error) {
-    if (error instanceof DuplicateNotificationError) throw new HttpError(409, 'conflict', error.message);
+    if (error instanceof DuplicateNotificationError) throw Errors.conflict(error.message);
     throw error;
   }
 }
