@@ -25,7 +25,7 @@ const PUSH_BODY_LIMIT = 4 * 1024 * 1024;
  * a notification of the app's payload size (escapes included), so a user cannot send megabytes.
  */
 function clientPushBodyLimit(app: App): number {
-  return app.clientPushMaxRecipients * (MAX_USER_ID_LENGTH * 6 + 3) + app.maxEventPayloadBytes * 6 + 4096;
+  return app.clientPushMaxRecipients * (MAX_USER_ID_LENGTH * 6 + 3) + app.maxEventPayloadBytes * 6 + 4 * 1024;
 }
 
 /** Adds the inbox routes under `/apps/:appId`. */
