@@ -17,8 +17,10 @@ export interface RequestContext {
   readonly query: URLSearchParams;
   readonly params: Params;
   readonly requestId: string;
-  /** Raw body bytes (empty for GET). */
+  /** Raw body bytes: empty until read, which happens after the route's authentication (and for GET never). */
   body: Buffer;
+  /** Set once the query's Pusher signature is verified; the body is then checked against its `body_md5`. */
+  pusherSigned?: boolean;
   /** The app, once the route's authentication found it. */
   app?: App;
   /** Who is calling, once authenticated: the app's backend or one user. */

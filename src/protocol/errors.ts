@@ -215,6 +215,8 @@ export const Errors = {
   conflict: http({ code: 'conflict', status: 409 }),
   tooLarge: http({ code: 'payload_too_large', status: 413 }),
   rateLimited: http({ code: 'rate_limited', status: 429 }),
+  /** Too many unauthenticated request bodies are being received at once; retry shortly. */
+  busy: http({ code: 'busy', status: 503 }),
   /** The cluster's shared state (Redis) cannot be reached: 503 over HTTP, a 503 subscription_error over WebSocket. */
   clusterUnavailable: define(CLUSTER_UNAVAILABLE, (message: string, options?: { cause?: unknown }) => new ClusterUnavailableError(message, options)),
 } as const;

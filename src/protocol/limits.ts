@@ -44,3 +44,7 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 export const MAX_JSON_DEPTH = 100;
 /** Default channels one socket may be subscribed to at once. */
 export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 1000;
+/** Default most recipients of one push made with a user token (client push). */
+export const DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS = 10;
+/** Default notifications (one per recipient) one user may push per minute with a user token, per node. */
+export const DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE = 60;
