@@ -23,7 +23,7 @@ import { redactUrl, resolveSettings, type RedisAdapterOptions, type RedisSetting
 import { defineScripts, RedisKeys, runScript, shareField, type ScriptName } from './redis-scripts.js';
 import { decodeScriptResult, encodeShare, parseJson, toClusterChange, type RawChange } from './redis-share.js';
 
-export { redisTuningFromEnv, type RedisAdapterOptions } from './redis-options.js';
+export type { RedisAdapterOptions } from './redis-options.js';
 
 /** A cluster message on the bus, with the node that sent it. */
 interface Envelope {
