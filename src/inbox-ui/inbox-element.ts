@@ -234,6 +234,7 @@ export class HeraldInboxElement extends ElementBase {
     for (const { element } of this.rows.values()) this.seenObserver.observe(element);
     this.clockTimer = setInterval(() => this.refreshTimes(), 30_000);
     this.applyOpen();
+    this.renderBanner();
     this.queueRestart();
   }
 
@@ -315,7 +316,14 @@ export class HeraldInboxElement extends ElementBase {
         if (state === 'connected') this.everConnected = true;
         this.renderBanner();
       }),
-      client.errors.listen((error) => this.emit('herald-error', { error })),
+      client.errors.listen((error) => {
+        this.emit('herald-error', { error });
+        // Before the first page, a refused or failing token is shown at once (the client keeps retrying).
+        if (this.loading && error.name !== 'HeraldNetworkError') {
+          this.failure = error;
+          this.renderBanner();
+        }
+      }),
     );
     if (v2) {
       this.clientStops.push(
@@ -545,7 +553,8 @@ export class HeraldInboxElement extends ElementBase {
     }
     banner.hidden = banner.childNodes.length === 0;
     banner.dataset.state = this.failure ? 'error' : offline ? 'offline' : this.notice ? 'notice' : 'ok';
-    this.dataset.state = this.failure ? 'error' : offline ? 'offline' : this.loading ? 'loading' : 'ready';
+    // A custom element's constructor may not add attributes to its host: only once it is in a document.
+    if (this.isConnected) this.dataset.state = this.failure ? 'error' : offline ? 'offline' : this.loading ? 'loading' : 'ready';
     this.renderState();
   }
 

@@ -45,7 +45,7 @@ export function renderRow(n: UiNotification, context: RowContext): HTMLElement {
     'button',
     { type: 'button', class: 'item-main', 'data-action': 'open', part: 'notification-main' },
     visual,
-    h('span', { class: 'text' }, n.heading ? h('strong', { class: 'heading', id: headingId }, n.heading) : null, h('span', { class: 'content', id: contentId }, n.content), time),
+    h('span', { class: 'text' }, n.heading ? h('strong', { class: 'heading', id: headingId, dir: 'auto' }, n.heading) : null, h('span', { class: 'content', id: contentId, dir: 'auto' }, n.content), time),
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
     n.opened ? null : h('span', { class: 'visually-hidden' }, messages.unread),
   );

@@ -89,7 +89,7 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
 
 .panel {
   position: absolute; top: calc(100% + 8px); inset-inline-end: 0; z-index: 2147483000;
-  width: min(var(--herald-panel-width), calc(100vw - 16px)); height: min(var(--herald-panel-height), calc(100vh - 96px));
+  width: min(var(--herald-panel-width), calc(100vw - 16px)); max-height: min(var(--herald-panel-height), calc(100vh - 96px));
   display: flex; flex-direction: column; overflow: hidden;
   background: var(--herald-bg); color: var(--herald-fg);
   border: 1px solid var(--herald-border); border-radius: var(--herald-radius); box-shadow: var(--herald-shadow);
@@ -131,7 +131,7 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
 .banner.error { background: color-mix(in srgb, var(--herald-error-fg) 12%, transparent); color: var(--herald-error-fg); }
 .banner .link-button { margin-inline-start: auto; }
 
-.scroller { flex: 1; overflow-y: auto; overscroll-behavior: contain; }
+.scroller { flex: 1 1 auto; min-height: 120px; overflow-y: auto; overscroll-behavior: contain; }
 .feed { display: flex; flex-direction: column; padding: 6px 0; }
 .item { position: relative; border-bottom: 1px solid var(--herald-border); padding: 12px 16px 12px 16px; transition: background 120ms ease; }
 .item:last-child { border-bottom: 0; }
