@@ -23,7 +23,7 @@ export interface RowContext {
 export type RowAction = 'open' | 'press' | 'archive' | 'unarchive' | 'snooze';
 
 function initialOf(n: UiNotification): string {
-  const source = (n.heading ?? n.sender_id ?? n.content).replace(/^demo-/, '').trim();
+  const source = (n.sender_id ?? n.heading ?? n.content).replace(/^demo-/, '').trim();
   return (Array.from(source)[0] ?? 'H').toUpperCase();
 }
 

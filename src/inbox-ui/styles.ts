@@ -84,8 +84,10 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   background: var(--herald-badge-bg); color: var(--herald-badge-fg);
   font-size: 11px; font-weight: 700; line-height: 18px; text-align: center;
   box-shadow: 0 0 0 2px var(--herald-bg); font-variant-numeric: tabular-nums;
+  transition: opacity 160ms ease, transform 160ms ease;
 }
-.badge[data-count="0"] { display: none; }
+/* Zero stays in the layout (its text is still the count) and pops in when something arrives. */
+.badge[data-count="0"] { opacity: 0; transform: scale(0.4); }
 
 .panel {
   position: absolute; top: calc(100% + 8px); inset-inline-end: 0; z-index: 2147483000;

@@ -188,7 +188,10 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     await page.locator('herald-inbox [part~="mark-all"]').click();
     await badgeIs(page, 0);
     await unreadOnServer(harness, 'ann', 0);
-    assert.equal(await part.badge(page).isVisible(), false, 'a zero badge is hidden');
+    await page.waitForFunction(() => {
+      const badge = document.querySelector('herald-inbox')?.shadowRoot?.querySelector('[part~="badge"]');
+      return badge !== null && badge !== undefined && getComputedStyle(badge).opacity === '0';
+    });
 
     const events = (await page.evaluate(() => (window as unknown as { heraldEvents: { type: string; id: string | null; buttonId: string | null }[] }).heraldEvents)).filter((e) => e.type !== 'herald-ready');
     assert.deepEqual(events, [
