@@ -1,6 +1,6 @@
 /** Serves the browser bundles: the client SDK at `/sdk/herald-client.js`, `<herald-inbox>` at `/sdk/herald-inbox.js`. */
 import { readFile } from 'node:fs/promises';
-import { HttpError } from '../protocol/errors.js';
+import { Errors } from '../protocol/errors.js';
 import type { HttpApi } from './http-api.js';
 
 // Relative to dist/src/http/ once compiled: `npm run build` writes the bundles to dist/client/ and dist/inbox-ui/.
@@ -19,7 +19,7 @@ export function registerSdkRoute(api: HttpApi): void {
       async (ctx) => {
         bundle ??= readFile(file).catch((error: unknown) => {
           bundle = null;
-          throw new HttpError(404, 'not_built', `The bundle ${path} is missing (${(error as Error).message}): run npm run build`);
+          throw Errors.notBuilt(`The bundle ${path} is missing (${(error as Error).message}): run npm run build`);
         });
         const body = await bundle;
         ctx.res.writeHead(200, {
