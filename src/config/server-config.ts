@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { REDIS_DEFAULTS, type RedisAdapterOptions } from '../cluster/redis-options.js';
 import { DEFAULT_ACTIVITY_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED_BYTES } from '../protocol/limits.js';
+import { defaultDatabaseTimeouts, type DatabaseTimeouts } from '../store/store.js';
 import { ConfigError, defineApp, describeIssues, parseAppsFile, type App } from './apps.js';
 
 /** One setting: its flag, environment variable and help text. */
@@ -24,6 +25,8 @@ export const SETTINGS = {
   clientEvents: { flag: 'client-events', env: 'HERALD_APP_CLIENT_EVENTS', type: 'boolean', help: "Allow client events on the default app (default off)" },
   appsFile: { flag: 'apps-file', env: 'HERALD_APPS_FILE', type: 'string', help: 'JSON file with several apps and their options (replaces the default app)' },
   databaseUrl: { flag: 'database-url', env: 'HERALD_DATABASE_URL', type: 'string', help: 'Inbox storage, sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:./data/herald.db)' },
+  databaseConnectTimeout: { flag: 'database-connect-timeout-ms', env: 'HERALD_DATABASE_CONNECT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest wait for a connection, pooled or new, in ms; then the request fails with 503 (default 5000)' },
+  databaseStatementTimeout: { flag: 'database-statement-timeout-ms', env: 'HERALD_DATABASE_STATEMENT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest one statement may run, lock waits included, in ms; then 503 (default 10000)' },
   redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
   redisPrefix: { flag: 'redis-prefix', env: 'HERALD_REDIS_PREFIX', type: 'string', help: `Prefix of every Redis key and of the pub/sub channel, one per cluster (default ${REDIS_DEFAULTS.prefix})` },
   redisHeartbeatMs: { flag: 'redis-heartbeat-ms', env: 'HERALD_REDIS_HEARTBEAT_MS', type: 'string', help: `Milliseconds between a node's heartbeats and its checks for dead nodes (default ${REDIS_DEFAULTS.heartbeatMs})` },
@@ -64,6 +67,8 @@ export interface ServerConfig {
   readonly usingDefaultCredentials: boolean;
   readonly appsFile: string | null;
   readonly databaseUrl: string;
+  /** Bounds on the waits for PostgreSQL. */
+  readonly databaseTimeouts: DatabaseTimeouts;
   /** Redis of the cluster; null runs a single node with in-process fan-out. */
   readonly redisUrl: string | null;
   /** Advanced tuning of the Redis adapter (`HERALD_REDIS_*`); unset ones take the adapter's defaults. */
@@ -116,6 +121,8 @@ const schema = z.object({
     // An empty path would open a temporary SQLite database, silently losing the inbox on exit.
     .refine((url) => url.replace(/^sqlite:/, '').trim().length > 0, 'needs a path: sqlite:PATH (or sqlite::memory:)')
     .default('sqlite:./data/herald.db'),
+  databaseConnectTimeout: integerText(100, 600_000).default(defaultDatabaseTimeouts.connectTimeoutMs),
+  databaseStatementTimeout: integerText(100, 3_600_000).default(defaultDatabaseTimeouts.statementTimeoutMs),
   redisUrl: z
     .string()
     .trim()
@@ -185,6 +192,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     usingDefaultCredentials: apps.some((app) => app.secret === DEFAULT_APP.secret),
     appsFile: settings.appsFile ?? null,
     databaseUrl: settings.databaseUrl,
+    databaseTimeouts: { connectTimeoutMs: settings.databaseConnectTimeout, statementTimeoutMs: settings.databaseStatementTimeout },
     redisUrl: settings.redisUrl ?? null,
     redis: {
       ...(settings.redisPrefix !== undefined ? { prefix: settings.redisPrefix } : {}),
