@@ -53,14 +53,48 @@ describe('RedisAdapter across nodes', { skip: redisSkip }, () => {
   });
   after(() => cluster.close());
 
-  it('fans a message out to every other node, never back to its sender', async () => {
+  it('fans a message out to every other node listening, never back to its sender', async () => {
     const message = { v: 1, type: 'watchlist', appId: 'app', userId: 'fan-out', online: true } as const;
+    await Promise.all(nodes.map(({ adapter }) => adapter.listenUser('app', 'fan-out')));
     nodes[0].adapter.send(message);
     await waitFor(() => nodes[1].recorded.messages.length > 0 && nodes[2].recorded.messages.length > 0, 'the message on nodes 1 and 2');
     assert.deepEqual(nodes[1].recorded.messages, [message]);
     assert.deepEqual(nodes[2].recorded.messages, [message]);
     await sleep(100);
     assert.deepEqual(nodes[0].recorded.messages, []);
+    for (const { adapter } of nodes) adapter.unlistenUser('app', 'fan-out');
+    nodes[1].recorded.messages.length = 0;
+    nodes[2].recorded.messages.length = 0;
+  });
+
+  it('hands a node only the messages of the channels and users it listens to, counting what it receives', async () => {
+    const [a, b, c] = nodes;
+    const received = nodes.map(({ adapter }) => adapter.traffic.received);
+    // Two local subscriptions of one channel on node B: one topic, kept until the last goes.
+    await Promise.all([b.adapter.listenChannel('app', 'wanted'), b.adapter.listenChannel('app', 'wanted'), c.adapter.listenUser('app', 'zoe')]);
+    const publish = (channel: string) => ({ v: 1, type: 'publish', appId: 'app', channel, frame: `{"n":"${channel}"}`, exceptSocketId: null }) as const;
+    a.adapter.send(publish('wanted'));
+    a.adapter.send(publish('unwanted'));
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' });
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'nobody' });
+    a.adapter.send({ v: 1, type: 'publish', appId: 'other-app', channel: 'wanted', frame: '{}', exceptSocketId: null });
+    await waitFor(() => b.recorded.messages.length === 1 && c.recorded.messages.length === 1, 'the wanted messages');
+    b.adapter.unlistenChannel('app', 'wanted');
+    a.adapter.send(publish('wanted')); // node B still has one subscription of it
+    await waitFor(() => b.recorded.messages.length === 2, 'the second event of the channel');
+    b.adapter.unlistenChannel('app', 'wanted');
+    c.adapter.unlistenUser('app', 'zoe');
+    await sleep(100);
+    a.adapter.send(publish('wanted'));
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' });
+    await sleep(200);
+    assert.deepEqual(b.recorded.messages, [publish('wanted'), publish('wanted')]);
+    assert.deepEqual(c.recorded.messages, [{ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' }]);
+    assert.deepEqual(a.recorded.messages, []);
+    assert.deepEqual(nodes.map(({ adapter }, i) => adapter.traffic.received - received[i]), [0, 2, 1]);
+    assert.deepEqual(nodes.map(({ adapter }) => adapter.traffic.topics), [0, 0, 0]);
+    b.recorded.messages.length = 0;
+    c.recorded.messages.length = 0;
   });
 
   it('decides occupied and vacated once for the whole cluster under concurrent subscribes', async () => {
