@@ -6,16 +6,18 @@ import { ClusterUnavailableError, type ClusterChange, type NodeSnapshot } from '
 import type { RedisAdapter } from '../../src/cluster/redis-adapter.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { recordingHooks, runAdapterSuite } from './adapter-suite.js';
-import { deletePrefix, freePort, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix } from './cluster-helpers.js';
+import { deletePrefix, freePort, ONE_REDIS, REDIS_TARGETS, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix, type RedisTarget } from './cluster-helpers.js';
 
-runAdapterSuite(
-  'RedisAdapter',
-  async () => {
-    const prefix = uniquePrefix('contract');
-    return { adapter: testAdapter(TEST_REDIS_URL, prefix), cleanup: () => deletePrefix(TEST_REDIS_URL, prefix) };
-  },
-  { skip: redisSkip },
-);
+for (const target of REDIS_TARGETS) {
+  runAdapterSuite(
+    `RedisAdapter on ${target.name}`,
+    async () => {
+      const prefix = uniquePrefix('contract');
+      return { adapter: testAdapter(target.url, prefix, { cluster: target.cluster }), cleanup: () => deletePrefix(target.url, prefix, target.cluster) };
+    },
+    { skip: target.skip },
+  );
+}
 
 type Recorded = ReturnType<typeof recordingHooks>;
 
@@ -24,12 +26,15 @@ class Cluster {
   readonly prefix: string;
   private readonly adapters: RedisAdapter[] = [];
 
-  constructor(name: string) {
+  constructor(
+    name: string,
+    private readonly target: RedisTarget = ONE_REDIS,
+  ) {
     this.prefix = uniquePrefix(name);
   }
 
   async node(options: Parameters<typeof testAdapter>[2] = {}, snapshot?: () => NodeSnapshot): Promise<{ adapter: RedisAdapter; recorded: Recorded }> {
-    const adapter = testAdapter(TEST_REDIS_URL, this.prefix, options);
+    const adapter = testAdapter(this.target.url, this.prefix, { cluster: this.target.cluster, ...options });
     this.adapters.push(adapter);
     const recorded = recordingHooks(snapshot);
     await adapter.start(recorded.hooks);
@@ -38,15 +43,15 @@ class Cluster {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.adapters.map((adapter) => adapter.close()));
-    await deletePrefix(TEST_REDIS_URL, this.prefix);
+    await deletePrefix(this.target.url, this.prefix, this.target.cluster);
   }
 }
 
 const memberChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'member' }> => c.type === 'member');
 const userChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'user' }> => c.type === 'user');
 
-describe('RedisAdapter across nodes', { skip: redisSkip }, () => {
-  const cluster = new Cluster('adapters');
+for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${target.name}`, { skip: target.skip }, () => {
+  const cluster = new Cluster('adapters', target);
   let nodes: { adapter: RedisAdapter; recorded: Recorded }[] = [];
   before(async () => {
     nodes = [await cluster.node(), await cluster.node(), await cluster.node()];
