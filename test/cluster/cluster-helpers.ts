@@ -187,7 +187,7 @@ export interface NodeProcess {
  * Starts `node dist/src/cli.js start --redis-url …` with the test app and its own SQLite file,
  * and waits (bounded) until `/ready` answers 200.
  */
-export async function startNodeProcess(children: Children, url: string, prefix: string, timeoutMs = 10_000): Promise<NodeProcess> {
+export async function startNodeProcess(children: Children, url: string, prefix: string, timeoutMs = 10_000, extraArgs: readonly string[] = []): Promise<NodeProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-cluster-node-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
@@ -205,6 +205,7 @@ export async function startNodeProcess(children: Children, url: string, prefix: 
     '--redis-url', url,
     '--database-url', `sqlite:${join(dataDir, 'herald.db')}`,
     '--app-id', TEST_APP.id, '--app-key', TEST_APP.key, '--app-secret', TEST_APP.secret, '--client-events',
+    ...extraArgs,
   ];
   const { child, output, exited } = children.spawn(process.execPath, args, env);
   void exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
