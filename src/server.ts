@@ -51,6 +51,8 @@ export interface HeraldDeps {
   readonly nodeName?: string;
   /** HTTP timeouts; tests shorten them. */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
+  /** Body bytes routes without authentication may be reading at once (default 1 MB); 503 beyond. */
+  readonly maxUnauthenticatedBodyBytes?: number;
 }
 
 /** How long a client may take over an HTTP request. */
@@ -108,7 +110,7 @@ export class HeraldServer {
       cluster: adapter,
       leaseHolder: deps.nodeName,
     });
-    this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
+    this.api = new HttpApi({ apps: this.apps, logger: this.logger, now, maxUnauthenticatedBodyBytes: deps.maxUnauthenticatedBodyBytes });
     registerPusherRoutes(this.api, this.realtime);
     registerInboxRoutes(this.api, this.inbox, this.apps, now);
     registerSdkRoute(this.api);

@@ -15,7 +15,6 @@
  * re-registers the node's share from `snapshot()` once the backend answers again, so the caller
  * only keeps its own local state right (undo a refused subscription, keep a sign-in).
  */
-import { HttpError } from '../protocol/errors.js';
 
 /**
  * A message one node sends to the others. Versioned and discriminated; a node ignores its own.
@@ -92,14 +91,8 @@ export interface ClusterHooks {
   snapshot(): NodeSnapshot;
 }
 
-/** The shared backend could not be reached; the HTTP API answers 503. */
-export class ClusterUnavailableError extends HttpError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(503, 'cluster_unavailable', message);
-    this.name = 'ClusterUnavailableError';
-    if (options?.cause !== undefined) this.cause = options.cause;
-  }
-}
+/** The shared backend could not be reached: defined in the error registry (HTTP 503, a 503 subscription_error). */
+export { ClusterUnavailableError } from '../protocol/errors.js';
 
 /** Shared state and fan-out between the nodes of a cluster. */
 export interface ClusterAdapter {

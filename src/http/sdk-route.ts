@@ -1,6 +1,6 @@
 /** Serves the browser bundle of the client SDK at `/sdk/herald-client.js`. */
 import { readFile } from 'node:fs/promises';
-import { HttpError } from '../protocol/errors.js';
+import { Errors } from '../protocol/errors.js';
 import type { HttpApi } from './http-api.js';
 
 // Relative to dist/src/http/ once compiled: the bundle is written to dist/client/ by `npm run build`.
@@ -15,7 +15,7 @@ export function registerSdkRoute(api: HttpApi): void {
     async (ctx) => {
       bundle ??= readFile(BUNDLE).catch((error: unknown) => {
         bundle = null;
-        throw new HttpError(404, 'not_built', `The client bundle is missing (${(error as Error).message}): run npm run build`);
+        throw Errors.notBuilt(`The client bundle is missing (${(error as Error).message}): run npm run build`);
       });
       const body = await bundle;
       ctx.res.writeHead(200, {

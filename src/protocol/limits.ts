@@ -12,10 +12,13 @@ export const DEFAULT_MAX_CHANNELS_PER_TRIGGER = 100;
 export const DEFAULT_MAX_BATCH_EVENTS = 10;
 /** Default client events per second per socket. */
 export const DEFAULT_CLIENT_EVENT_RATE = 10;
-/** Default events per second an app's backend may publish over HTTP (per node). */
-export const DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND = 1000;
-/** Default HTTP read (GET) requests per second of an app (per node). */
-export const DEFAULT_MAX_READ_REQUESTS_PER_SECOND = 1000;
+/**
+ * Default events per second an app's backend may publish over HTTP (per node): none, as on
+ * Pusher, Soketi and Reverb, which accept a backend's bursts; an app may set a limit.
+ */
+export const DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND: number | null = null;
+/** Default HTTP read (GET) requests per second of an app (per node): none unless an app sets one. */
+export const DEFAULT_MAX_READ_REQUESTS_PER_SECOND: number | null = null;
 /** Default members per presence channel. */
 export const DEFAULT_MAX_PRESENCE_MEMBERS = 100;
 /** Default bytes of one presence member's `user_info`. */
@@ -41,3 +44,7 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 export const MAX_JSON_DEPTH = 100;
 /** Default channels one socket may be subscribed to at once. */
 export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 1000;
+/** Default most recipients of one push made with a user token (client push). */
+export const DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS = 10;
+/** Default notifications (one per recipient) one user may push per minute with a user token, per node. */
+export const DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE = 60;

@@ -1,6 +1,6 @@
 /** One client socket: its protocol state, and the dispatch of the frames it sends. */
-import { ErrorCode, ProtocolError } from '../protocol/errors.js';
-import { connectionEstablished, decodeClientMessage, errorMessage, PING, PONG, type ClientMessage } from '../protocol/messages.js';
+import { ErrorCode, Errors, RegisteredError, ProtocolError } from '../protocol/errors.js';
+import { connectionEstablished, decodeClientMessage, errorMessage, PING, PONG, subscriptionError, type ClientMessage } from '../protocol/messages.js';
 import { newSocketId } from '../protocol/socket-id.js';
 import type { AppHub } from './app-hub.js';
 import { handleClientEvent } from './client-events.js';
@@ -95,7 +95,7 @@ export class Connection {
     }
     if (this.pending) {
       if (this.queuedChars + text.length > MAX_QUEUED_FRAME_CHARS) {
-        this.close(ErrorCode.OverCapacity, 'Client sends messages faster than the server can handle them');
+        this.close(Errors.framesTooFast());
         return;
       }
       const size = text.length;
@@ -111,20 +111,23 @@ export class Connection {
     if (result) this.track(result);
   }
 
-  /** Sends a `pusher:error`, closing too when the error says so. */
-  sendError(code: number | null, message: string): void {
-    this.transport.send(outbound(errorMessage(code, message)));
-  }
-
-  /** Reports a failure to the client; unexpected errors are logged, never thrown. */
-  fail(error: unknown): void {
-    if (error instanceof ProtocolError) {
-      this.sendError(error.code, error.message);
-      if (error.closesConnection && error.code !== null) this.close(error.code, error.message);
+  /**
+   * Reports a failure to the client: a `pusher:error`, preceded by a `pusher:subscription_error`
+   * when it refuses a subscription to `channel`, and followed by a close when the error's registry
+   * entry says so. Unexpected errors are logged and reported without details, never thrown.
+   */
+  fail(error: unknown, channel?: string): void {
+    if (!(error instanceof RegisteredError) || error.definition.pusherCode === undefined) {
+      this.realtime.logger.error({ err: error, socketId: this.socketId }, 'unexpected error handling a client message');
+      this.transport.send(outbound(errorMessage(null, Errors.internalError().message)));
       return;
     }
-    this.realtime.logger.error({ err: error, socketId: this.socketId }, 'unexpected error handling a client message');
-    this.sendError(null, 'Internal server error');
+    const { pusherCode, status, closes } = error.definition;
+    if (channel !== undefined && status !== undefined) {
+      this.transport.send(outbound(subscriptionError(channel, error.message, status)));
+    }
+    this.transport.send(outbound(errorMessage(pusherCode, error.message)));
+    if (closes && pusherCode !== null && error instanceof ProtocolError) this.close(error);
   }
 
   /** Counts one client event against the per-second rate; false when over it. */
@@ -145,16 +148,15 @@ export class Connection {
     // Sends check the bound as they queue; this catches what grew without a send (e.g. ws's own frames).
     if (this.transport.bufferedAmount > this.realtime.options.maxBufferedBytes) {
       this.realtime.traffic.slowConsumerCloses++;
-      this.close(ErrorCode.OverCapacity, 'Client is too slow to read its messages');
+      this.close(Errors.slowConsumer());
       return;
     }
     if (this.app.authorisedConnections && !this.authorised && now - this.connectedAt >= this.realtime.options.authorisedGraceMs) {
-      this.sendError(ErrorCode.Unauthorized, 'Connection not authorised within the grace period: sign in or subscribe to an authorised channel');
-      this.close(ErrorCode.Unauthorized, 'Unauthorized connection');
+      this.fail(Errors.notAuthorisedInTime());
       return;
     }
     if (this.pingSentAt !== null) {
-      if (now - this.pingSentAt >= this.realtime.options.pongTimeoutMs) this.close(ErrorCode.PongNotReceived, 'Pong reply not received in time');
+      if (now - this.pingSentAt >= this.realtime.options.pongTimeoutMs) this.close(Errors.pongTimeout());
       return;
     }
     if (now - this.lastSeen >= this.realtime.options.activityTimeoutSeconds * 1000) {
@@ -164,10 +166,10 @@ export class Connection {
     }
   }
 
-  /** Closes the socket from the server side. Cleanup follows through `onClosed`. */
-  close(code: number, reason: string): void {
+  /** Closes the socket from the server side with the error's close code, without a `pusher:error`. Cleanup follows through `onClosed`. */
+  close(error: ProtocolError): void {
     if (this.closed) return;
-    this.transport.close(code, reason);
+    this.transport.close(error.pusherCode ?? ErrorCode.Reconnect, error.closeReason);
     this.onClosed();
   }
 
@@ -198,7 +200,7 @@ export class Connection {
       case 'pong':
         return;
       case 'subscribe':
-        return this.guard(handleSubscribe(this, message));
+        return this.guard(handleSubscribe(this, message), message.channel);
       case 'unsubscribe':
         return this.guard(handleUnsubscribe(this, message.channel));
       case 'signin':
@@ -213,8 +215,8 @@ export class Connection {
     }
   }
 
-  private guard(work: Promise<void>): Promise<void> {
-    return work.catch((error: unknown) => this.fail(error));
+  private guard(work: Promise<void>, channel?: string): Promise<void> {
+    return work.catch((error: unknown) => this.fail(error, channel));
   }
 
   private track(run: Promise<void>): void {

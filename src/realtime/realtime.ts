@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { App, AppRegistry } from '../config/apps.js';
 import type { ClusterAdapter, ClusterChange, ClusterMessage, NodeSnapshot } from '../cluster/adapter.js';
 import { channelKind } from '../protocol/channels.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { Errors, type ProtocolError } from '../protocol/errors.js';
 import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
 import { encodeEvent, errorMessage, memberAdded, memberRemoved, subscriptionCount, watchlistEvents } from '../protocol/messages.js';
 import { AppHub } from './app-hub.js';
@@ -109,21 +109,17 @@ export class Realtime {
    * Returns the connection, or null when refused.
    */
   connect(appKey: string, transport: Transport): Connection | null {
-    const refused = (code: number, message: string): null => {
-      this.events.emit({ type: 'connection_refused', appKey, code });
-      return refuse(transport, code, message);
+    const refused = (error: ProtocolError): null => {
+      this.events.emit({ type: 'connection_refused', appKey, code: error.pusherCode ?? 0 });
+      return refuse(transport, error);
     };
     const app = this.apps.findByKey(appKey);
-    if (!app) return refused(ErrorCode.AppNotFound, `App key ${appKey} not in this cluster. Did you forget to specify the cluster?`);
-    if (!app.enabled) return refused(ErrorCode.AppDisabled, 'Application is disabled');
-    if (!this.accepting) return refused(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
-    if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) {
-      return refused(ErrorCode.OverCapacity, 'Server is over capacity');
-    }
+    if (!app) return refused(Errors.appNotFound(`App key ${appKey} not in this cluster. Did you forget to specify the cluster?`));
+    if (!app.enabled) return refused(Errors.appDisabled());
+    if (!this.accepting) return refused(Errors.shuttingDown());
+    if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) return refused(Errors.overCapacity());
     const hub = this.hub(app);
-    if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) {
-      return refused(ErrorCode.OverQuota, 'Application is over its connection quota');
-    }
+    if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) return refused(Errors.overQuota());
     const connection = new Connection(this, hub, transport);
     hub.connections.set(connection.socketId, connection);
     this.connectionCount++;
@@ -181,7 +177,7 @@ export class Realtime {
     const closing: Promise<void>[] = [];
     for (const hub of this.hubs.values()) {
       for (const connection of hub.connections.values()) {
-        connection.close(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
+        connection.close(Errors.shuttingDown());
         closing.push(connection.cleanedUp);
       }
     }
@@ -262,7 +258,7 @@ export class Realtime {
   private terminateLocalUser(appId: string, userId: string): void {
     const sockets = this.hubs.get(appId)?.users.get(userId);
     if (!sockets) return;
-    for (const connection of [...sockets]) connection.close(ErrorCode.Unauthorized, 'Connection terminated by the app');
+    for (const connection of [...sockets]) connection.close(Errors.terminatedByApp());
   }
 
   private notifyLocalWatchers(appId: string, userId: string, online: boolean): void {
@@ -280,8 +276,8 @@ export class Realtime {
   }
 }
 
-function refuse(transport: Transport, code: number, message: string): null {
-  transport.send(outbound(errorMessage(code, message)));
-  transport.close(code, message);
+function refuse(transport: Transport, error: ProtocolError): null {
+  transport.send(outbound(errorMessage(error.pusherCode, error.message)));
+  transport.close(error.pusherCode ?? 0, error.closeReason);
   return null;
 }

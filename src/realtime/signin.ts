@@ -1,5 +1,5 @@
 /** `pusher:signin`: user authentication, `#server-to-user-` delivery and watchlists. */
-import { ErrorCode, ProtocolError } from '../protocol/errors.js';
+import { Errors } from '../protocol/errors.js';
 import { MAX_WATCHLIST_LENGTH } from '../protocol/limits.js';
 import { signinSuccess, watchlistEvents } from '../protocol/messages.js';
 import { verifyAuth } from '../protocol/signatures.js';
@@ -16,17 +16,17 @@ function parseUserData(text: string): UserData {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new ProtocolError(null, 'pusher:signin: user_data is not valid JSON');
+    throw Errors.invalidUserData('user_data is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new ProtocolError(null, 'pusher:signin: user_data must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null) throw Errors.invalidUserData('user_data must be a JSON object');
   const { id, watchlist } = parsed as Record<string, unknown>;
-  if (typeof id !== 'string' || id.length === 0) throw new ProtocolError(null, 'pusher:signin: user_data.id must be a non-empty string');
+  if (typeof id !== 'string' || id.length === 0) throw Errors.invalidUserData('user_data.id must be a non-empty string');
   if (watchlist === undefined) return { id, watchlist: [] };
   if (!Array.isArray(watchlist) || !watchlist.every((w) => typeof w === 'string')) {
-    throw new ProtocolError(null, 'pusher:signin: user_data.watchlist must be an array of user id strings');
+    throw Errors.invalidUserData('user_data.watchlist must be an array of user id strings');
   }
   if (watchlist.length > MAX_WATCHLIST_LENGTH) {
-    throw new ProtocolError(ErrorCode.WatchlistLimit, `Watchlist has ${watchlist.length} users; the limit is ${MAX_WATCHLIST_LENGTH}`);
+    throw Errors.watchlistTooLong(watchlist.length, MAX_WATCHLIST_LENGTH);
   }
   return { id, watchlist: [...new Set(watchlist as string[])] };
 }
@@ -35,11 +35,11 @@ function parseUserData(text: string): UserData {
 export async function handleSignin(connection: Connection, message: { readonly auth: string; readonly userData: string }): Promise<void> {
   const app = connection.app;
   if (!verifyAuth(app.key, app.secret, `${connection.socketId}::user::${message.userData}`, message.auth)) {
-    throw new ProtocolError(ErrorCode.Unauthorized, 'Invalid signature for pusher:signin', true);
+    throw Errors.invalidSigninSignature();
   }
   const user = parseUserData(message.userData);
   if (connection.userId !== null) {
-    if (connection.userId !== user.id) throw new ProtocolError(null, 'pusher:signin: this connection is already signed in as another user');
+    if (connection.userId !== user.id) throw Errors.signedInAsOther();
     connection.transport.send(outbound(signinSuccess(message.userData)));
     return;
   }

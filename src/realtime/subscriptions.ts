@@ -1,6 +1,6 @@
 /** Subscribing and unsubscribing: authorisation, presence membership, counts and cache replay. */
 import { channelKind, channelNameProblem, serverToUserId } from '../protocol/channels.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { Errors, type ClusterUnavailableError } from '../protocol/errors.js';
 import { cacheMiss, encodeEvent, memberAdded, memberRemoved, subscriptionSucceeded, type PresenceState } from '../protocol/messages.js';
 import { channelAuthString, verifyAuth } from '../protocol/signatures.js';
 import type { Connection } from './connection.js';
@@ -11,12 +11,6 @@ import { outbound } from './transport.js';
 interface Member {
   readonly userId: string;
   readonly userInfo: unknown;
-}
-
-/** Tells the client its subscription failed, the way pusher-js reports it to channel listeners. */
-function subscriptionError(connection: Connection, channel: string, status: number, message: string, code: number | null): void {
-  connection.transport.send(outbound(encodeEvent('pusher:subscription_error', { type: 'AuthError', error: message, status }, channel)));
-  connection.sendError(code, message);
 }
 
 function parseMember(connection: Connection, channelData: string | undefined): Member | string {
@@ -38,48 +32,39 @@ function parseMember(connection: Connection, channelData: string | undefined): M
   return { userId: String(rawUserId), userInfo: userInfo ?? null };
 }
 
-/** Handles `pusher:subscribe`. */
+/** Handles `pusher:subscribe`; a refusal is thrown as a registered error with its subscription_error status. */
 export async function handleSubscribe(
   connection: Connection,
   message: { readonly channel: string; readonly auth?: string; readonly channelData?: string },
 ): Promise<void> {
   const { channel, auth, channelData } = message;
   const problem = channelNameProblem(channel);
-  if (problem) {
-    subscriptionError(connection, channel, 400, problem, null);
-    return;
-  }
+  if (problem) throw Errors.invalidChannelName(problem);
   const kind = channelKind(channel);
   const app = connection.app;
 
-  if (kind.serverToUser && connection.userId !== serverToUserId(channel)) {
-    subscriptionError(connection, channel, 403, 'Only the signed-in user may subscribe to its #server-to-user- channel', ErrorCode.Unauthorized);
-    return;
-  }
+  if (kind.serverToUser && connection.userId !== serverToUserId(channel)) throw Errors.serverToUserForbidden();
   let member: Member | null = null;
   if (kind.authorised) {
-    const signed = channelAuthString(connection.socketId, channel, kind.presence ? channelData : undefined);
-    if (!verifyAuth(app.key, app.secret, signed, auth)) {
-      subscriptionError(connection, channel, 401, `Invalid signature for channel ${channel}: expected HMAC-SHA256 of "${signed}" with the app secret`, ErrorCode.Unauthorized);
-      return;
-    }
+    // A private channel's authorisation may carry channel_data (the Pusher SDKs sign it when given
+    // data); the signature then covers it. A presence channel always does.
+    const signed = channelAuthString(connection.socketId, channel, channelData);
+    if (!verifyAuth(app.key, app.secret, signed, auth)) throw Errors.invalidChannelSignature(channel, signed);
     if (kind.presence) {
       const parsed = parseMember(connection, channelData);
-      if (typeof parsed === 'string') {
-        subscriptionError(connection, channel, 400, parsed, null);
-        return;
-      }
+      if (typeof parsed === 'string') throw Errors.invalidChannelData(parsed);
       member = parsed;
     }
   }
 
   if (!connection.subscriptions.has(channel) && connection.subscriptions.size >= app.maxChannelsPerConnection) {
-    subscriptionError(connection, channel, 403, `This connection is subscribed to ${app.maxChannelsPerConnection} channels, the limit: unsubscribe from one first`, ErrorCode.OverCapacity);
-    return;
+    throw Errors.tooManyChannels(app.maxChannelsPerConnection);
   }
   if (connection.subscriptions.has(channel)) {
     // A repeated subscribe is answered again, as Pusher does, without counting it twice.
-    await sendSucceeded(connection, channel, member !== null).catch((error: unknown) => unavailable(connection, channel, error));
+    await sendSucceeded(connection, channel, member !== null).catch((error: unknown) => {
+      throw unavailable(connection, channel, error);
+    });
     return;
   }
 
@@ -90,14 +75,10 @@ export async function handleSubscribe(
     try {
       members = await adapter.presenceMembers(app.id, channel);
     } catch (error) {
-      unavailable(connection, channel, error);
-      return;
+      throw unavailable(connection, channel, error);
     }
     const alreadyMember = members.some((m) => m.userId === member.userId);
-    if (!alreadyMember && members.length >= app.maxPresenceMembers) {
-      subscriptionError(connection, channel, 403, `Presence channel ${channel} is full (${app.maxPresenceMembers} members)`, ErrorCode.OverCapacity);
-      return;
-    }
+    if (!alreadyMember && members.length >= app.maxPresenceMembers) throw Errors.presenceChannelFull(channel, app.maxPresenceMembers);
   }
   if (connection.closed) return;
 
@@ -125,8 +106,7 @@ export async function handleSubscribe(
   }
   if (failure) {
     undoSubscribe(connection, channel, member, added.status === 'fulfilled');
-    unavailable(connection, channel, failure.error);
-    return;
+    throw unavailable(connection, channel, failure.error);
   }
   if (connection.closed || added.status !== 'fulfilled') return;
   const firstForUser = joined.status === 'fulfilled' && joined.value;
@@ -153,10 +133,10 @@ function undoSubscribe(connection: Connection, channel: string, member: Member |
   if (countAdded) void adapter.subscriptionRemoved(appId, channel).catch(() => 0);
 }
 
-/** Refuses a subscription because the cluster's shared state cannot be reached; the client may retry. */
-function unavailable(connection: Connection, channel: string, error: unknown): void {
+/** The refusal of a subscription because the cluster's shared state cannot be reached; the client may retry. */
+function unavailable(connection: Connection, channel: string, error: unknown): ClusterUnavailableError {
   connection.realtime.logger.warn({ err: error, socketId: connection.socketId, channel }, 'subscription refused: cluster state unavailable');
-  if (!connection.closed) subscriptionError(connection, channel, 503, `Cannot subscribe to ${channel} right now: cluster state is unavailable; try again`, null);
+  return Errors.clusterUnavailable(`Cannot subscribe to ${channel} right now: cluster state is unavailable; try again`, { cause: error });
 }
 
 async function sendSucceeded(connection: Connection, channel: string, presence: boolean): Promise<void> {

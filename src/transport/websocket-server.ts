@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { originAllowed } from '../config/apps.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { Errors, type ProtocolError } from '../protocol/errors.js';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
 import { errorMessage } from '../protocol/messages.js';
 import { InFlight } from '../ops/in-flight.js';
@@ -94,8 +94,9 @@ export class WebSocketEndpoint {
   private open(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
     const transport = new WsTransport(ws, this.realtime.traffic, this.realtime.options.maxBufferedBytes);
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
-      transport.send(outbound(errorMessage(ErrorCode.UnsupportedProtocol, `Unsupported protocol version ${protocol}: use 7`)));
-      transport.close(ErrorCode.UnsupportedProtocol, 'Unsupported protocol version');
+      const error = Errors.unsupportedProtocol(protocol);
+      transport.send(outbound(errorMessage(error.pusherCode, error.message)));
+      transport.close(error.pusherCode ?? 0, error.closeReason);
       return;
     }
     // Unknown and disabled apps are refused by the realtime core (4001, 4003).
@@ -105,13 +106,13 @@ export class WebSocketEndpoint {
     if (app?.enabled) {
       const origin = req.headers.origin;
       if (!originAllowed(app, origin)) {
-        this.refuse(transport, key, ErrorCode.Unauthorized, `Origin ${String(origin).slice(0, 200)} is not allowed to connect to this app`);
+        this.refuse(transport, key, Errors.originNotAllowed(String(origin)));
         return;
       }
       if (app.maxConnectionsPerIp !== null) {
         slot = `${app.id} ${clientAddress(req, this.options.trustProxy)}`;
         if ((this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) {
-          this.refuse(transport, key, ErrorCode.OverCapacity, `Too many connections from this address (limit ${app.maxConnectionsPerIp}); retry later`);
+          this.refuse(transport, key, Errors.tooManyFromAddress(app.maxConnectionsPerIp));
           return;
         }
       }
@@ -126,10 +127,10 @@ export class WebSocketEndpoint {
   }
 
   /** Refuses a socket with a `pusher:error` and the same close code, counted like the core's refusals. */
-  private refuse(transport: WsTransport, key: string, code: number, message: string): void {
-    this.realtime.events.emit({ type: 'connection_refused', appKey: key, code });
-    transport.send(outbound(errorMessage(code, message)));
-    transport.close(code, message);
+  private refuse(transport: WsTransport, key: string, error: ProtocolError): void {
+    this.realtime.events.emit({ type: 'connection_refused', appKey: key, code: error.pusherCode ?? 0 });
+    transport.send(outbound(errorMessage(error.pusherCode, error.message)));
+    transport.close(error.pusherCode ?? 0, error.closeReason);
   }
 
   /** Stops accepting upgrades. */

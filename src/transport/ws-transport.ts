@@ -1,7 +1,7 @@
 /** The `ws` side of a client socket: pre-framed, coalesced writes, and frames fed into the connection. */
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
-import { ErrorCode } from '../protocol/errors.js';
+import { Errors } from '../protocol/errors.js';
 import type { Connection } from '../realtime/connection.js';
 import type { TrafficCounters } from '../realtime/traffic.js';
 import type { OutboundMessage, Transport } from '../realtime/transport.js';
@@ -28,9 +28,6 @@ export function frameText(text: string): Buffer {
   frame.write(text, header, length, 'utf8');
   return frame;
 }
-
-/** Reason of the 4100 close of a socket that does not read its messages fast enough. */
-export const SLOW_CONSUMER_REASON = 'Client is too slow to read its messages';
 
 /**
  * A Transport over a `ws` WebSocket. Messages are framed once (cached on the message) and written
@@ -124,8 +121,9 @@ export class WsTransport implements Transport {
     this.queuedCount = this.queuedBytes = 0;
     this.traffic.slowConsumerCloses++;
     const connection = (this.ws as TaggedSocket)[kConnection];
-    if (connection && !connection.closed) connection.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
-    else this.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
+    const error = Errors.slowConsumer();
+    if (connection && !connection.closed) connection.close(error);
+    else this.close(error.pusherCode ?? 0, error.closeReason);
   }
 }
 
@@ -274,7 +272,7 @@ function onMessage(this: TaggedSocket, data: RawData, isBinary: boolean): void {
   traffic.bytesIn += Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
   if (isBinary) {
     connection.touch();
-    connection.sendError(null, 'Binary frames are not supported: send JSON text frames');
+    connection.fail(Errors.binaryFrame());
     return;
   }
   connection.handleFrame(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());

@@ -21,6 +21,8 @@ const LIMITED = {
 };
 const SLOW = { id: 'slow-app', key: 'slow-key', secret: 'slow-secret', max_backend_events_per_second: 0.5 };
 const UNLIMITED = { id: 'free-app', key: 'free-key', secret: 'free-secret', max_backend_events_per_second: null, max_read_requests_per_second: null };
+/** An app that sets no limit: the defaults apply, and they are off, as on Pusher. */
+const DEFAULTS = { id: 'default-app', key: 'default-key', secret: 'default-secret' };
 
 describe('TokenBucket', () => {
   it('admits the burst, then the rate, and says how long to wait', () => {
@@ -39,7 +41,7 @@ describe('per-app rate limits', () => {
   // A frozen clock, moved by hand: the rates are exact, whatever the machine's speed.
   let clock = Date.now();
   before(async () => {
-    harness = await startHarness({ apps: [LIMITED, SLOW, UNLIMITED], deps: { now: () => clock } });
+    harness = await startHarness({ apps: [LIMITED, SLOW, UNLIMITED, DEFAULTS], deps: { now: () => clock } });
   });
   after(() => harness.close());
 
@@ -121,6 +123,24 @@ describe('per-app rate limits', () => {
     assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([200]));
     const reads = await Promise.all(Array.from({ length: 40 }, () => read('free-app')));
     assert.deepEqual(new Set(reads.map((answer) => answer.status)), new Set([200]));
+  });
+
+  it('does not limit backend events or reads by default: a Laravel-style burst of 200 batches of 10 events in one second', async () => {
+    clock += 10_000;
+    const batch = JSON.stringify({ batch: Array.from({ length: 10 }, (_, i) => ({ name: 'App\\Events\\OrderShipped', channel: `orders-${i}`, data: '{}' })) });
+    const statuses = new Set<number>();
+    for (let round = 0; round < 4; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => signedRequest(harness.baseUrl, app('default-app'), { method: 'POST', path: '/batch_events', body: batch })),
+      );
+      for (const answer of answers) statuses.add(answer.status);
+    }
+    assert.deepEqual(statuses, new Set([200]), 'the clock did not move: 2,000 events in one second');
+    for (let round = 0; round < 12; round++) {
+      const reads = await Promise.all(Array.from({ length: 100 }, () => read('default-app')));
+      for (const answer of reads) statuses.add(answer.status);
+    }
+    assert.deepEqual(statuses, new Set([200]), '1,200 reads in one second');
   });
 
   describe('on sockets', () => {

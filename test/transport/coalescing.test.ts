@@ -6,7 +6,8 @@ import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
 import { TrafficCounters } from '../../src/realtime/traffic.js';
 import { outbound } from '../../src/realtime/transport.js';
-import { frameText, SLOW_CONSUMER_REASON, WsTransport } from '../../src/transport/ws-transport.js';
+import { Errors } from '../../src/protocol/errors.js';
+import { frameText, WsTransport } from '../../src/transport/ws-transport.js';
 
 // `Sender` is exported by ws's ES module entry but missing from @types/ws.
 const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
@@ -162,7 +163,7 @@ describe('WsTransport: slow consumers', () => {
     assert.equal(traffic.slowConsumerCloses, 0);
     transport.send(message); // 900 + ~120: over it
     assert.equal(traffic.slowConsumerCloses, 1);
-    assert.deepEqual(fake.calls, [{ close: [4100, SLOW_CONSUMER_REASON] }], 'the queued event is dropped, not written before the close');
+    assert.deepEqual(fake.calls, [{ close: [4100, Errors.slowConsumer().closeReason] }], 'the queued event is dropped, not written before the close');
     transport.send(message);
     await nextTurn();
     assert.equal(fake.calls.length, 1);

@@ -94,6 +94,19 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX webhook_outbox_parked ON webhook_outbox (app_id) WHERE parked_at_ms IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'idempotency_keys_by_sender',
+    // Keys are scoped by who pushed ('' for the app's backend, else the user id of a client push),
+    // so a user can neither read the backend's result nor take its key first. Keys stored before
+    // are the backend's.
+    sql: `
+      ALTER TABLE idempotency_keys ADD COLUMN sender text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+      ALTER TABLE idempotency_keys ADD PRIMARY KEY (app_id, sender, key);
+      ALTER TABLE idempotency_keys ALTER COLUMN sender DROP DEFAULT;
+    `,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

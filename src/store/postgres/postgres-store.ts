@@ -2,6 +2,7 @@
 import pg from 'pg';
 import {
   DuplicateNotificationError,
+  keySender,
   type Counts,
   type InboxStore,
   type ListQuery,
@@ -157,17 +158,18 @@ export class PostgresStore implements InboxStore {
    */
   async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
     if (idempotencyKey === null) return this.insertPush(this.pool, appId, userIds, input, now);
+    const sender = keySender(input);
     return this.transaction(async (client) => {
-      const claim = await client.query(SQL.claimKey, [appId, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
+      const claim = await client.query(SQL.claimKey, [appId, sender, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
       if (claim.rowCount === 0) {
-        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, idempotencyKey]);
+        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, sender, idempotencyKey]);
         const result = earlier.rows[0]?.result;
         // Unreachable while the claim's row lock holds: the claiming push commits its result with the key.
         if (!result) throw new Error(`idempotency key "${idempotencyKey}" of app "${appId}" has no stored result`);
         return { rows: toPushedRows(result), replayed: true, visible: [] };
       }
       const pushed = await this.insertPush(client, appId, userIds, input, now);
-      await client.query(SQL.putKey, [appId, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
+      await client.query(SQL.putKey, [appId, sender, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
       return pushed;
     });
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  keySender,
   DuplicateNotificationError,
   type Counts,
   type InboxStore,
@@ -73,12 +74,12 @@ function prepareStatements(db: Database.Database) {
   const visible = 'app_id = @appId AND user_id = @userId AND seq IS NOT NULL';
   return {
     ping: db.prepare<[], number>('SELECT 1').pluck(),
-    idempotencyGet: db.prepare<[{ appId: string; key: string }], { result_json: string; created_at_ms: number }>(
-      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND key = @key',
+    idempotencyGet: db.prepare<[{ appId: string; sender: string; key: string }], { result_json: string; created_at_ms: number }>(
+      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND sender = @sender AND key = @key',
     ),
-    idempotencyPut: db.prepare<[{ appId: string; key: string; result: string; now: number }]>(
-      `INSERT INTO idempotency_keys (app_id, key, result_json, created_at_ms) VALUES (@appId, @key, @result, @now)
-       ON CONFLICT (app_id, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
+    idempotencyPut: db.prepare<[{ appId: string; sender: string; key: string; result: string; now: number }]>(
+      `INSERT INTO idempotency_keys (app_id, sender, key, result_json, created_at_ms) VALUES (@appId, @sender, @key, @result, @now)
+       ON CONFLICT (app_id, sender, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
     ),
     idempotencyPrune: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     nextSeq: db.prepare<[UserKey], number>(
@@ -219,8 +220,9 @@ export class SqliteStore implements InboxStore {
   private pushInTransaction(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): PushResult {
     const sql = this.sql;
     const nowMs = now.getTime();
+    const sender = keySender(input);
     if (idempotencyKey !== null) {
-      const earlier = sql.idempotencyGet.get({ appId, key: idempotencyKey });
+      const earlier = sql.idempotencyGet.get({ appId, sender, key: idempotencyKey });
       if (earlier && earlier.created_at_ms >= nowMs - IDEMPOTENCY_WINDOW_MS) {
         return { rows: JSON.parse(earlier.result_json) as PushedRow[], replayed: true, visible: [] };
       }
@@ -249,7 +251,7 @@ export class SqliteStore implements InboxStore {
     const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
     const visible = isVisible ? rows.map((row) => this.fromInput(appId, row.userId, row.seq!, input, now)) : [];
-    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
+    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, sender, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
   }
 
