@@ -19,7 +19,7 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   if (config.usingDefaultCredentials) {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
   }
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, config.databaseTimeouts);
   // The server closes the adapter as part of its own shutdown (after the sockets are gone).
   const adapter: ClusterAdapter | undefined = config.redisUrl
     ? new RedisAdapter({ url: config.redisUrl, cluster: config.redisCluster, logger, ...redisTuningFromEnv(process.env) })

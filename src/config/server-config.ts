@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { defaultDatabaseTimeouts, type DatabaseTimeouts } from '../store/store.js';
 import { ConfigError, defineApp, describeIssues, parseAppsFile, type App } from './apps.js';
 
 /** One setting: its flag, environment variable and help text. */
@@ -22,6 +23,8 @@ export const SETTINGS = {
   clientEvents: { flag: 'client-events', env: 'HERALD_APP_CLIENT_EVENTS', type: 'boolean', help: "Allow client events on the default app (default off)" },
   appsFile: { flag: 'apps-file', env: 'HERALD_APPS_FILE', type: 'string', help: 'JSON file with several apps and their options (replaces the default app)' },
   databaseUrl: { flag: 'database-url', env: 'HERALD_DATABASE_URL', type: 'string', help: 'Inbox storage, sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:./data/herald.db)' },
+  databaseConnectTimeout: { flag: 'database-connect-timeout-ms', env: 'HERALD_DATABASE_CONNECT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest wait for a connection, pooled or new, in ms; then the request fails with 503 (default 5000)' },
+  databaseStatementTimeout: { flag: 'database-statement-timeout-ms', env: 'HERALD_DATABASE_STATEMENT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest one statement may run, lock waits included, in ms; then 503 (default 10000)' },
   redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
   redisCluster: { flag: 'redis-cluster', env: 'HERALD_REDIS_CLUSTER', type: 'boolean', help: 'The Redis is a Redis Cluster (7+); --redis-url then lists one or more of its nodes, comma-separated (default off)' },
   logLevel: { flag: 'log-level', env: 'HERALD_LOG_LEVEL', type: 'string', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
@@ -54,6 +57,8 @@ export interface ServerConfig {
   readonly usingDefaultCredentials: boolean;
   readonly appsFile: string | null;
   readonly databaseUrl: string;
+  /** Bounds on the waits for PostgreSQL. */
+  readonly databaseTimeouts: DatabaseTimeouts;
   /** Redis of the cluster; null runs a single node with in-process fan-out. */
   readonly redisUrl: string | null;
   /** `redisUrl` lists nodes of a Redis Cluster. */
@@ -102,6 +107,8 @@ const schema = z.object({
     // An empty path would open a temporary SQLite database, silently losing the inbox on exit.
     .refine((url) => url.replace(/^sqlite:/, '').trim().length > 0, 'needs a path: sqlite:PATH (or sqlite::memory:)')
     .default('sqlite:./data/herald.db'),
+  databaseConnectTimeout: integerText(100, 600_000).default(defaultDatabaseTimeouts.connectTimeoutMs),
+  databaseStatementTimeout: integerText(100, 3_600_000).default(defaultDatabaseTimeouts.statementTimeoutMs),
   redisUrl: z
     .string()
     .trim()
@@ -172,6 +179,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     usingDefaultCredentials: apps.some((app) => app.secret === DEFAULT_APP.secret),
     appsFile: settings.appsFile ?? null,
     databaseUrl: settings.databaseUrl,
+    databaseTimeouts: { connectTimeoutMs: settings.databaseConnectTimeout, statementTimeoutMs: settings.databaseStatementTimeout },
     redisUrl: settings.redisUrl ?? null,
     redisCluster: settings.redisCluster,
     logLevel: settings.logLevel,

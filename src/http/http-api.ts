@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
-import { ClusterUnavailableError, Errors, HttpError, notFound } from '../protocol/errors.js';
+import { ClusterUnavailableError, Errors, HttpError, notFound, StoreUnavailableError } from '../protocol/errors.js';
 import { InFlight } from '../ops/in-flight.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
 import { authenticatePusher, verifySignedBody } from './pusher-signature.js';
@@ -161,7 +161,7 @@ export class HttpApi {
     } catch (error) {
       // A body not read (refused before or while reading) is not worth keeping the connection for.
       if (!req.complete) res.setHeader('connection', 'close');
-      if (error instanceof HttpError || error instanceof ClusterUnavailableError) {
+      if (error instanceof HttpError || error instanceof ClusterUnavailableError || error instanceof StoreUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');

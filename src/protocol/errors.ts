@@ -107,6 +107,20 @@ function http(definition: ErrorDefinition & { readonly status: number }) {
 
 const INTERNAL_ERROR: ErrorDefinition = { code: 'internal_error', status: 500, pusherCode: null };
 const CLUSTER_UNAVAILABLE: ErrorDefinition = { code: 'cluster_unavailable', status: 503, pusherCode: null };
+const STORE_UNAVAILABLE: ErrorDefinition = { code: 'store_unavailable', status: 503, pusherCode: null };
+
+/**
+ * The database could not be reached, or did not answer within its timeout: the request stored
+ * nothing it reported, and the client may retry (with its idempotency key, for a push).
+ */
+export class StoreUnavailableError extends RegisteredError {
+  override readonly name = 'StoreUnavailableError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(STORE_UNAVAILABLE, message, { 'retry-after': '1' });
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
 
 /** The shared backend of the cluster could not be reached; the client may retry. */
 export class ClusterUnavailableError extends RegisteredError {
@@ -219,6 +233,8 @@ export const Errors = {
   busy: http({ code: 'busy', status: 503 }),
   /** The cluster's shared state (Redis) cannot be reached: 503 over HTTP, a 503 subscription_error over WebSocket. */
   clusterUnavailable: define(CLUSTER_UNAVAILABLE, (message: string, options?: { cause?: unknown }) => new ClusterUnavailableError(message, options)),
+  /** The database cannot be reached or does not answer in time: 503 with `Retry-After`. */
+  storeUnavailable: define(STORE_UNAVAILABLE, (message: string, options?: { cause?: unknown }) => new StoreUnavailableError(message, options)),
 } as const;
 
 /** 400: the request is malformed; the message names what was wrong. */

@@ -14,6 +14,17 @@
  *   for 24 hours. Another sender's key of the same text is another key.
  */
 
+/** How long a store waits on its database server (PostgreSQL; SQLite is in-process). */
+export interface DatabaseTimeouts {
+  /** For a connection: a free one of the pool, or a new one to be established. */
+  readonly connectTimeoutMs: number;
+  /** For one statement (lock waits included); the server cancels it, and the client gives up shortly after. */
+  readonly statementTimeoutMs: number;
+}
+
+/** Production defaults: a database that does not answer fails a request within seconds, not minutes. */
+export const defaultDatabaseTimeouts: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 };
+
 /** A button of a notification. */
 export interface NotificationButton {
   readonly id: string;
