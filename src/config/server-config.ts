@@ -28,6 +28,7 @@ export const SETTINGS = {
   databaseConnectTimeout: { flag: 'database-connect-timeout-ms', env: 'HERALD_DATABASE_CONNECT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest wait for a connection, pooled or new, in ms; then the request fails with 503 (default 5000)' },
   databaseStatementTimeout: { flag: 'database-statement-timeout-ms', env: 'HERALD_DATABASE_STATEMENT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest one statement may run, lock waits included, in ms; then 503 (default 10000)' },
   redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
+  redisCluster: { flag: 'redis-cluster', env: 'HERALD_REDIS_CLUSTER', type: 'boolean', help: 'The Redis is a Redis Cluster (7+); --redis-url then lists one or more of its nodes, comma-separated (default off)' },
   redisPrefix: { flag: 'redis-prefix', env: 'HERALD_REDIS_PREFIX', type: 'string', help: `Prefix of every Redis key and of the pub/sub channel, one per cluster (default ${REDIS_DEFAULTS.prefix})` },
   redisHeartbeatMs: { flag: 'redis-heartbeat-ms', env: 'HERALD_REDIS_HEARTBEAT_MS', type: 'string', help: `Milliseconds between a node's heartbeats and its checks for dead nodes (default ${REDIS_DEFAULTS.heartbeatMs})` },
   redisNodeExpiryMs: { flag: 'redis-node-expiry-ms', env: 'HERALD_REDIS_NODE_EXPIRY_MS', type: 'string', help: `Milliseconds of silence after which a node is dead and its share removed, at least two heartbeats (default ${REDIS_DEFAULTS.nodeExpiryMs})` },
@@ -71,6 +72,8 @@ export interface ServerConfig {
   readonly databaseTimeouts: DatabaseTimeouts;
   /** Redis of the cluster; null runs a single node with in-process fan-out. */
   readonly redisUrl: string | null;
+  /** `redisUrl` lists nodes of a Redis Cluster. */
+  readonly redisCluster: boolean;
   /** Advanced tuning of the Redis adapter (`HERALD_REDIS_*`); unset ones take the adapter's defaults. */
   readonly redis: RedisTuning;
   readonly logLevel: string;
@@ -126,8 +129,9 @@ const schema = z.object({
   redisUrl: z
     .string()
     .trim()
-    .refine((url) => /^rediss?:\/\/[^/]/.test(url), 'must be redis://HOST:PORT or rediss://HOST:PORT')
+    .refine((url) => url.split(',').every((one) => /^rediss?:\/\/[^/]/.test(one.trim())), 'must be redis://HOST:PORT or rediss://HOST:PORT (with --redis-cluster, several, comma-separated)')
     .optional(),
+  redisCluster: booleanText.default(false),
   redisPrefix: z.string().min(1).optional(),
   redisHeartbeatMs: milliseconds.optional(),
   redisNodeExpiryMs: milliseconds.optional(),
@@ -148,6 +152,12 @@ const schema = z.object({
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
   path: ['metricsPort'],
   message: 'must differ from the main port (HERALD_PORT / --port)',
+}).refine((settings) => settings.redisCluster || !settings.redisUrl?.includes(','), {
+  path: ['redisUrl'],
+  message: 'several URLs are the nodes of a Redis Cluster: add HERALD_REDIS_CLUSTER=true / --redis-cluster',
+}).refine((settings) => !settings.redisCluster || settings.redisUrl !== undefined, {
+  path: ['redisCluster'],
+  message: 'needs HERALD_REDIS_URL / --redis-url: one or more nodes of the Redis Cluster',
 }).refine((settings) => settings.workers === 1 || settings.redisUrl !== undefined, {
   path: ['workers'],
   message: "more than 1 needs HERALD_REDIS_URL / --redis-url: each worker is a node, and only the Redis adapter lets nodes see each other's sockets",
@@ -194,6 +204,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     databaseUrl: settings.databaseUrl,
     databaseTimeouts: { connectTimeoutMs: settings.databaseConnectTimeout, statementTimeoutMs: settings.databaseStatementTimeout },
     redisUrl: settings.redisUrl ?? null,
+    redisCluster: settings.redisCluster,
     redis: {
       ...(settings.redisPrefix !== undefined ? { prefix: settings.redisPrefix } : {}),
       ...(settings.redisHeartbeatMs !== undefined ? { heartbeatMs: settings.redisHeartbeatMs } : {}),
