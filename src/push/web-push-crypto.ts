@@ -66,7 +66,9 @@ export function isSubscriptionKeys(keys: SubscriptionKeys): boolean {
   const auth = Buffer.from(keys.auth, 'base64url');
   if (publicKey.length !== 65 || publicKey[0] !== 4 || auth.length !== 16) return false;
   try {
-    createECDH('prime256v1').computeSecret(publicKey);
+    const probe = createECDH('prime256v1');
+    probe.generateKeys();
+    probe.computeSecret(publicKey);
     return true;
   } catch {
     return false;
