@@ -72,6 +72,9 @@ export class LocalPushService {
   private origin = '';
   private count = 0;
 
+  /** `now`: the clock the VAPID token's expiry is checked against (the server's, when a test injects one). */
+  constructor(private readonly now: () => number = Date.now) {}
+
   /** Starts on a free loopback port. */
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -145,7 +148,7 @@ export class LocalPushService {
       body: JSON.parse(plaintext.toString('utf8')) as Record<string, unknown>,
       headers: req.headers,
       vapidKey,
-      at: Date.now(),
+      at: this.now(),
     });
     return answer;
   }
@@ -160,8 +163,13 @@ export class LocalPushService {
       { kty: 'EC', crv: 'P-256', x: publicKey.subarray(1, 33).toString('base64url'), y: publicKey.subarray(33).toString('base64url') },
       'ES256',
     );
-    const { payload } = await jwtVerify(match[1], key, { algorithms: ['ES256'], audience: this.origin, requiredClaims: ['exp', 'sub'] });
-    if (payload.exp! > Date.now() / 1000 + 24 * 3600) throw new Error('exp is more than 24 h ahead');
+    const { payload } = await jwtVerify(match[1], key, {
+      algorithms: ['ES256'],
+      audience: this.origin,
+      requiredClaims: ['exp', 'sub'],
+      currentDate: new Date(this.now()),
+    });
+    if (payload.exp! > this.now() / 1000 + 24 * 3600) throw new Error('exp is more than 24 h ahead');
     if (!/^(mailto:|https:)/.test(String(payload.sub))) throw new Error('sub is not a mailto: or https: URL');
     return match[2];
   }
