@@ -60,6 +60,8 @@ export interface HeraldDeps {
   readonly nodeName?: string;
   /** HTTP timeouts; tests shorten them. */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
+  /** Body bytes routes without authentication may be reading at once (default 1 MB); 503 beyond. */
+  readonly maxUnauthenticatedBodyBytes?: number;
 }
 
 /** How long a client may take over an HTTP request. */
@@ -137,7 +139,7 @@ export class HeraldServer {
       holder: deps.nodeName ?? uniqueProcessName(),
       options: deps.push,
     });
-    this.api = new HttpApi({ apps: this.apps, logger: this.logger, now });
+    this.api = new HttpApi({ apps: this.apps, logger: this.logger, now, maxUnauthenticatedBodyBytes: deps.maxUnauthenticatedBodyBytes });
     registerPusherRoutes(this.api, this.realtime);
     registerInboxRoutes(this.api, this.inbox, this.apps, now);
     registerPushRoutes(this.api, this.push, this.apps, now);

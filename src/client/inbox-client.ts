@@ -11,6 +11,9 @@ export const OPENED_EVENT = 'herald:notifications_opened';
 /** Event Herald sends on the user's channel when a notification is deleted. */
 export const DELETED_EVENT = 'herald:notification_deleted';
 
+/** The state of the connection to Herald, as pusher-js names it. */
+export type ConnectionState = 'initialized' | 'connecting' | 'connected' | 'unavailable' | 'failed' | 'disconnected';
+
 /** Options of an InboxClient. */
 export interface InboxClientOptions {
   readonly host: string;
@@ -69,6 +72,8 @@ export class InboxClient {
   readonly pendingNotificationsCountStream: ValueStream<number>;
   /** Every error, also those of background work (reconnect sync, live events). */
   readonly errors: EventStream<HeraldError>;
+  /** The connection's state: `connected`, or `connecting`/`unavailable` while offline (the UI's offline state). */
+  readonly connectionStateStream: ValueStream<ConnectionState>;
 
   private readonly api: InboxApi;
   private readonly tokens: TokenSource;
@@ -98,6 +103,7 @@ export class InboxClient {
     this.errors = new EventStream<HeraldError>();
     this.notificationsStream = new ValueStream<readonly Notification[]>([], report);
     this.pendingNotificationsCountStream = new ValueStream<number>(0, report);
+    this.connectionStateStream = new ValueStream<ConnectionState>('initialized', report);
     this.tokens = new TokenSource(options.token);
     this.pageSize = options.pageSize ?? 50;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > CATCH_UP_PAGE) {
@@ -221,6 +227,7 @@ export class InboxClient {
     this.api.close();
     this.notificationsStream.close();
     this.pendingNotificationsCountStream.close();
+    this.connectionStateStream.close();
     this.errors.close();
   }
 
@@ -253,7 +260,8 @@ export class InboxClient {
           },
       ...options.pusherOptions,
     });
-    this.pusher.connection.bind('state_change', (states: { current: string }) => {
+    this.pusher.connection.bind('state_change', (states: { current: ConnectionState }) => {
+      if (!this.disposed) this.connectionStateStream.set(states.current);
       if (states.current === 'unavailable' || states.current === 'failed') {
         this.report(new HeraldNetworkError(`Connection to Herald is ${states.current}; retrying`));
       }
@@ -293,6 +301,7 @@ export class InboxClient {
     this.pusher?.connection.unbind_all();
     this.pusher?.disconnect();
     this.pusher = null;
+    if (!this.disposed) this.connectionStateStream.set('disconnected');
     this.channel = null;
   }
 

@@ -1,5 +1,5 @@
 /** `herald/client`: the inbox client SDK for browsers and Node. */
-export { InboxClient, OPENED_EVENT, DELETED_EVENT, type InboxClientOptions } from './inbox-client.js';
+export { InboxClient, OPENED_EVENT, DELETED_EVENT, type InboxClientOptions, type ConnectionState } from './inbox-client.js';
 export { HeraldError, HeraldAuthError, HeraldNetworkError, HeraldRequestError, HeraldServerError, HeraldDisposedError } from './errors.js';
 export type { Notification, NewNotification, NotificationButton } from './notifications.js';
 export { EventStream, ValueStream } from './streams.js';

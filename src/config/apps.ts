@@ -5,6 +5,8 @@ import { pushOptionsSchema, categoriesSchema, appPushFromFile, type AppPush } fr
 import type { CategoryOptions } from '../push/preferences.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+  DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
   DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND,
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_CHANNELS_PER_CONNECTION,
@@ -58,6 +60,8 @@ export const appFileSchema = z
     max_presence_members: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBERS),
     max_presence_member_bytes: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBER_BYTES),
     allow_client_push: z.boolean().default(false),
+    client_push_max_recipients: z.number().int().positive().max(10_000).default(DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS),
+    client_push_notifications_per_minute: z.number().positive().default(DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE),
     inbox_channel_template: z
       .string()
       .refine((t) => t.includes('{userId}'), 'must contain {userId}')
@@ -109,6 +113,10 @@ export interface App {
   readonly maxPresenceMembers: number;
   readonly maxPresenceMemberBytes: number;
   readonly allowClientPush: boolean;
+  /** Most recipients of one push with a user token (400 beyond). */
+  readonly clientPushMaxRecipients: number;
+  /** Notifications (one per recipient) one user may push per minute with user tokens, per node (429 beyond). */
+  readonly clientPushNotificationsPerMinute: number;
   /** Inbox channel of a user, `{userId}` replaced. */
   readonly inboxChannelTemplate: string;
   readonly inboxEventName: string;
@@ -145,6 +153,8 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     maxPresenceMembers: entry.max_presence_members,
     maxPresenceMemberBytes: entry.max_presence_member_bytes,
     allowClientPush: entry.allow_client_push,
+    clientPushMaxRecipients: entry.client_push_max_recipients,
+    clientPushNotificationsPerMinute: entry.client_push_notifications_per_minute,
     inboxChannelTemplate: entry.inbox_channel_template,
     inboxEventName: entry.inbox_event_name,
     webhooks: entry.webhooks,

@@ -69,6 +69,7 @@ export function planUserPush(input: UserPushInput): UserPushPlan {
       done.push(job);
     }
   }
+  ready.sort((a, b) => (a.row.seq ?? 0) - (b.row.seq ?? 0));
   if (ready.length > 0 && input.devices.length === 0) for (const { job } of ready.splice(0)) skipped.set(job.notificationId, 'no_device');
   return { done, held, deliveries: deliveriesOf(ready, input), sent: ready.map(({ job }) => job.notificationId), skipped };
 }

@@ -9,10 +9,22 @@
  *   `seq = n` and later asks for `after_seq = n` can never miss a row committed after it.
  * - Scheduled notifications (`sendAfter` in the future) have `seq = null` and are invisible to
  *   list, count, open, delete and action until released.
- * - An idempotency key (per app) is unique: a second insert with it stores nothing and returns
- *   the first result, for 24 hours.
+ * - An idempotency key is unique per app and sender (the backend, or the user of a client push):
+ *   a second insert with it from the same sender stores nothing and returns the first result,
+ *   for 24 hours. Another sender's key of the same text is another key.
  */
 import type { PushJobSpec, PushStore } from './push-store.js';
+
+/** How long a store waits on its database server (PostgreSQL; SQLite is in-process). */
+export interface DatabaseTimeouts {
+  /** For a connection: a free one of the pool, or a new one to be established. */
+  readonly connectTimeoutMs: number;
+  /** For one statement (lock waits included); the server cancels it, and the client gives up shortly after. */
+  readonly statementTimeoutMs: number;
+}
+
+/** Production defaults: a database that does not answer fails a request within seconds, not minutes. */
+export const defaultDatabaseTimeouts: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 };
 
 /** A button of a notification. */
 export interface NotificationButton {
@@ -142,6 +154,11 @@ export interface InboxStore {
   recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<boolean>;
   /** Removes idempotency keys older than `before`. */
   pruneIdempotencyKeys(before: Date): Promise<void>;
+}
+
+/** The idempotency-key namespace of a push: '' for the app's backend, the user id for a client push. */
+export function keySender(input: NotificationInput): string {
+  return input.senderId ?? '';
 }
 
 /** A push named a notification id that one of the users already has. */

@@ -9,6 +9,7 @@ import { HeraldAuthError, HeraldError, InboxClient } from '../../src/client/inde
 import { signUserToken } from '../../src/inbox/user-tokens.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { ClientPool, pushMany } from '../helpers/inbox-client.js';
+import { Errors } from '../../src/protocol/errors.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const PUSH_APP = { id: 'push-app', key: 'push-key', secret: 'push-secret', allow_client_push: true };
@@ -28,7 +29,7 @@ describe('InboxClient tokens and permissions', () => {
   /** Closes the server side of every socket subscribed to a user's inbox channel. */
   const closeFromServer = (userId: string): number => {
     const connections = [...(harness.server.realtime.hubOf(harness.app.id)?.channels.get(`private-${userId}`)?.subscribers ?? [])];
-    for (const connection of connections) connection.close(4200, 'test');
+    for (const connection of connections) connection.close(Errors.shuttingDown());
     return connections.length;
   };
 

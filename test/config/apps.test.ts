@@ -7,6 +7,8 @@ import { DEFAULT_VAPID_SUBJECT } from '../../src/push/push-options.js';
 import { DEFAULT_PUSH_RULE } from '../../src/push/rule.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+  DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_CHANNELS_PER_TRIGGER,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -53,6 +55,8 @@ describe('parseAppsFile: defaults', () => {
       maxPresenceMembers: DEFAULT_MAX_PRESENCE_MEMBERS,
       maxPresenceMemberBytes: DEFAULT_MAX_PRESENCE_MEMBER_BYTES,
       allowClientPush: false,
+      clientPushMaxRecipients: DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+      clientPushNotificationsPerMinute: DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
       inboxChannelTemplate: 'private-{userId}',
       inboxEventName: 'Internal Notification',
       webhooks: [],
@@ -94,6 +98,8 @@ describe('parseAppsFile: defaults', () => {
         max_presence_members: 7,
         max_presence_member_bytes: 512,
         allow_client_push: true,
+        client_push_max_recipients: 3,
+        client_push_notifications_per_minute: 30,
         inbox_channel_template: 'private-inbox-{userId}',
         inbox_event_name: 'notify',
         webhooks: [
@@ -130,6 +136,8 @@ describe('parseAppsFile: defaults', () => {
       maxPresenceMembers: 7,
       maxPresenceMemberBytes: 512,
       allowClientPush: true,
+      clientPushMaxRecipients: 3,
+      clientPushNotificationsPerMinute: 30,
       inboxChannelTemplate: 'private-inbox-{userId}',
       inboxEventName: 'notify',
       webhooks: [

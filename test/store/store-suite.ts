@@ -210,6 +210,21 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       assert.equal(result.visible.length, 1);
     });
 
+    it('scopes idempotency keys per sender: the backend and each user have their own', async () => {
+      const app = newApp();
+      const byUser = await store.push(app, ['victim'], notification('from-user', { senderId: 'mallory' }), 'order-1', T0);
+      assert.equal(byUser.replayed, false);
+      const byBackend = await store.push(app, ['victim'], notification('from-backend'), 'order-1', at(1));
+      assert.equal(byBackend.replayed, false, "a user's key does not stop the backend's push");
+      assert.deepEqual(byBackend.rows, [{ id: 'from-backend', userId: 'victim', seq: 2 }]);
+      const otherUser = await store.push(app, ['victim'], notification('from-other', { senderId: 'trent' }), 'order-1', at(2));
+      assert.equal(otherUser.replayed, false, "nor does it answer another user's push");
+      const backendRetry = await store.push(app, ['victim'], notification('again'), 'order-1', at(3));
+      assert.deepEqual(backendRetry, { rows: byBackend.rows, replayed: true, visible: [] });
+      const userRetry = await store.push(app, ['victim'], notification('again', { senderId: 'mallory' }), 'order-1', at(4));
+      assert.deepEqual(userRetry, { rows: byUser.rows, replayed: true, visible: [] });
+    });
+
     it('forgets idempotency keys after 24 hours', async () => {
       const app = newApp();
       await store.push(app, ['a'], notification('x'), 'k', T0);

@@ -1,5 +1,9 @@
 /** Versioned schema of the PostgreSQL inbox store, applied in order and recorded in `schema_migrations`. */
 import type pg from 'pg';
+import { queryWithTimeout } from './guarded-pool.js';
+
+/** Longest the client waits for one migration step. */
+const MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** One schema step; `version` only ever grows, a released step is never edited. */
 export interface Migration {
@@ -95,6 +99,19 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'idempotency_keys_by_sender',
+    // Keys are scoped by who pushed ('' for the app's backend, else the user id of a client push),
+    // so a user can neither read the backend's result nor take its key first. Keys stored before
+    // are the backend's.
+    sql: `
+      ALTER TABLE idempotency_keys ADD COLUMN sender text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+      ALTER TABLE idempotency_keys ADD PRIMARY KEY (app_id, sender, key);
+      ALTER TABLE idempotency_keys ALTER COLUMN sender DROP DEFAULT;
+    `,
+  },
+  {
     version: 5,
     name: 'push',
     // Versions 3 and 4 belong to other steps; the runner applies whatever is missing, in order.
@@ -179,7 +196,10 @@ export function isPlainIdentifier(name: string): boolean {
 export async function applyMigrations(client: pg.ClientBase, list: readonly Migration[], schema: string | null): Promise<number[]> {
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`herald.migrate:${schema ?? ''}`]);
+    // A migration may rewrite a large table: neither the store's statement timeout nor its client-side
+    // wait applies to it (nor to waiting for another node's migration to finish).
+    await client.query('SET LOCAL statement_timeout = 0');
+    await queryWithTimeout(client, `SELECT pg_advisory_xact_lock(hashtextextended('herald.migrate:${schema ?? ''}', 0))`, MIGRATION_TIMEOUT_MS);
     if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY,
@@ -190,7 +210,7 @@ export async function applyMigrations(client: pg.ClientBase, list: readonly Migr
     const done: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
-      await client.query(migration.sql);
+      await queryWithTimeout(client, migration.sql, MIGRATION_TIMEOUT_MS);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
       done.push(migration.version);
     }

@@ -1,7 +1,10 @@
 /** The shared inbox store: PostgreSQL through a node-postgres pool, safe for several Herald nodes on one database. */
 import pg from 'pg';
 import {
+  defaultDatabaseTimeouts,
   DuplicateNotificationError,
+  type DatabaseTimeouts,
+  keySender,
   type Counts,
   type InboxStore,
   type ListQuery,
@@ -11,10 +14,12 @@ import {
   type PushResult,
   type StoredNotification,
 } from '../store.js';
+import { GuardedPool, isUnavailable, type Queryable } from './guarded-pool.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
 import type { PushJobSpec } from '../push-store.js';
 import { PostgresPushStore } from './push-store.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 import {
   SQL,
   compareText,
@@ -27,9 +32,8 @@ import {
   type StoredPushResult,
 } from './statements.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** How long `ping()` waits for an answer before reporting the database unreachable. */
-const PING_TIMEOUT_MS = 5000;
+/** How long `ping()` waits for an answer before reporting the database unreachable (so `/ready` answers promptly). */
+const PING_TIMEOUT_MS = 2000;
 /** SQLSTATE of a foreign key violation: the notification of a button press was deleted meanwhile. */
 const FOREIGN_KEY_VIOLATION = '23503';
 const UNIQUE_VIOLATION = '23505';
@@ -40,6 +44,8 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
+  /** Bounds on every wait for the database (default: 5 s to connect, 10 s per statement). */
+  readonly timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /** Whether a query failed because one of the users already has the notification id. */
@@ -66,15 +72,18 @@ function toCounts(row: CountsRow): Counts {
  */
 export class PostgresStore implements InboxStore {
   private closing: Promise<void> | null = null;
+  private pinging: Promise<boolean> | null = null;
   readonly outbox: PostgresWebhookOutbox;
   readonly offline: PostgresPushStore;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    private readonly db: GuardedPool,
+    /** Its own single connection, so a readiness check never queues behind the requests of a busy pool. */
+    private readonly pingDb: GuardedPool,
     private readonly schema: string | null,
   ) {
-    this.outbox = new PostgresWebhookOutbox(pool, (work) => this.transaction(work), schema);
-    this.offline = new PostgresPushStore(pool, (work) => this.transaction(work));
+    this.outbox = new PostgresWebhookOutbox(db, (work) => this.transaction(work), schema);
+    this.offline = new PostgresPushStore(db, (work) => this.transaction(work));
   }
 
   /** Creates the pool for `url` (no connection is made until first use). */
@@ -83,7 +92,8 @@ export class PostgresStore implements InboxStore {
     if (schema !== null && !isPlainIdentifier(schema)) {
       throw new Error(`PostgreSQL schema "${schema}" must be a plain identifier (letters, digits, _; not starting with a digit)`);
     }
-    const pool = new pg.Pool({
+    const timeouts = { ...defaultDatabaseTimeouts, ...options.timeouts };
+    const config: pg.PoolConfig = {
       connectionString: url,
       max: options.poolSize ?? 10,
       keepAlive: true,
@@ -96,32 +106,34 @@ export class PostgresStore implements InboxStore {
           : async (client) => {
               await client.query(`SET search_path TO "${schema}"`);
             },
-    });
-    // An idle connection dropped by the server (restart, failover) is an event, not a crash: the pool
-    // replaces it on next use, and ping() reports the outage meanwhile.
-    pool.on('error', () => undefined);
-    return new PostgresStore(pool, schema);
+    };
+    const pingTimeouts = {
+      connectTimeoutMs: Math.min(timeouts.connectTimeoutMs, PING_TIMEOUT_MS),
+      statementTimeoutMs: Math.min(timeouts.statementTimeoutMs, PING_TIMEOUT_MS),
+    };
+    return new PostgresStore(new GuardedPool(config, timeouts), new GuardedPool({ ...config, max: 1 }, pingTimeouts), schema);
   }
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await applyMigrations(client, migrations, this.schema);
-      client.release();
-    } catch (error) {
-      client.release(error instanceof Error ? error : true);
-      throw error;
-    }
+    await this.db.withClient((client) => applyMigrations(client, migrations, this.schema));
   }
 
   async ping(): Promise<boolean> {
     if (this.closing) return false;
+    // One check at a time: while the database is frozen, /ready requests share it instead of piling up.
+    this.pinging ??= this.checkOnce().finally(() => {
+      this.pinging = null;
+    });
+    return this.pinging;
+  }
+
+  private async checkOnce(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
     });
     try {
-      const answer = this.pool.query<{ one: number }>(SQL.ping).then((result) => result.rows[0]?.one === 1);
+      const answer = this.pingDb.query<{ one: number }>(SQL.ping).then((result) => result.rows[0]?.one === 1);
       return await Promise.race([answer, timeout]);
     } catch {
       return false;
@@ -131,28 +143,33 @@ export class PostgresStore implements InboxStore {
   }
 
   async close(): Promise<void> {
-    this.closing ??= this.pool.end();
+    this.closing ??= Promise.all([this.db.end(), this.pingDb.end()]).then(() => undefined);
     await this.closing;
   }
 
-  /** Runs `work` in a transaction on one pooled connection; rolls back on any error. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // A connection that cannot even roll back is discarded rather than returned to the pool.
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+  /**
+   * Runs `work` in a transaction on one pooled connection; rolls back on any error. A connection
+   * that failed or timed out is not rolled back (that would wait again) but destroyed, which ends
+   * the transaction on the server. A COMMIT cut off this way has an unknown outcome: the caller
+   * gets a StoreUnavailableError, and a push retried with its idempotency key is stored once.
+   */
+  private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.db.withClient(async (client, release) => {
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        if (isUnavailable(error)) {
+          release(error);
+          throw error;
+        }
+        // A connection that cannot even roll back is discarded rather than returned to the pool.
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => release(rollbackError));
+        throw error;
+      }
+    });
   }
 
   /**
@@ -167,19 +184,20 @@ export class PostgresStore implements InboxStore {
     now: Date,
     pushJob: PushJobSpec | null = null,
   ): Promise<PushResult> {
-    if (idempotencyKey === null && pushJob === null) return this.insertPush(this.pool, appId, userIds, input, now);
+    if (idempotencyKey === null && pushJob === null) return this.insertPush(this.db, appId, userIds, input, now);
+    const sender = keySender(input);
     return this.transaction(async (client) => {
       if (idempotencyKey === null) return this.insertPushWithJobs(client, appId, userIds, input, now, pushJob!);
-      const claim = await client.query(SQL.claimKey, [appId, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
+      const claim = await client.query(SQL.claimKey, [appId, sender, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
       if (claim.rowCount === 0) {
-        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, idempotencyKey]);
+        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, sender, idempotencyKey]);
         const result = earlier.rows[0]?.result;
         // Unreachable while the claim's row lock holds: the claiming push commits its result with the key.
         if (!result) throw new Error(`idempotency key "${idempotencyKey}" of app "${appId}" has no stored result`);
         return { rows: toPushedRows(result), replayed: true, visible: [] };
       }
       const pushed = pushJob === null ? await this.insertPush(client, appId, userIds, input, now) : await this.insertPushWithJobs(client, appId, userIds, input, now, pushJob);
-      await client.query(SQL.putKey, [appId, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
+      await client.query(SQL.putKey, [appId, sender, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
       return pushed;
     });
   }
@@ -199,7 +217,7 @@ export class PostgresStore implements InboxStore {
   }
 
   /** Stores the rows of a push with one statement on `db` (the pool: autocommit; a client: its transaction). */
-  private async insertPush(db: pg.Pool | pg.PoolClient, appId: string, userIds: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
+  private async insertPush(db: Queryable, appId: string, userIds: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
     const users = [...new Set(userIds)];
     const nowMs = now.getTime();
     const sendAfterMs = input.sendAfter === null ? null : input.sendAfter.getTime();
@@ -227,7 +245,7 @@ export class PostgresStore implements InboxStore {
     }
     const seqByUser = new Map(inserted.rows.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => fromInput(appId, row.userId, row.seq!, input, now)) : [];
+    const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];
     return { rows, replayed: false, visible };
   }
 
@@ -273,7 +291,7 @@ export class PostgresStore implements InboxStore {
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const at = (await this.pool.query<{ at: number | null }>(SQL.nextDue)).rows[0]?.at ?? null;
+    const at = (await this.db.query<{ at: number | null }>(SQL.nextDue)).rows[0]?.at ?? null;
     return at === null ? null : new Date(at);
   }
 
@@ -281,17 +299,17 @@ export class PostgresStore implements InboxStore {
     const beforeSeq = query.beforeSeq ?? Number.MAX_SAFE_INTEGER;
     const result =
       query.afterSeq === undefined
-        ? await this.pool.query<NotificationRow>(SQL.listBefore, [appId, userId, beforeSeq, query.unreadOnly, query.limit + 1])
-        : await this.pool.query<NotificationRow>(SQL.listAfter, [appId, userId, query.afterSeq, beforeSeq, query.unreadOnly, query.limit + 1]);
+        ? await this.db.query<NotificationRow>(SQL.listBefore, [appId, userId, beforeSeq, query.unreadOnly, query.limit + 1])
+        : await this.db.query<NotificationRow>(SQL.listAfter, [appId, userId, query.afterSeq, beforeSeq, query.unreadOnly, query.limit + 1]);
     return { notifications: result.rows.slice(0, query.limit).map(toStored), hasMore: result.rows.length > query.limit };
   }
 
   async count(appId: string, userId: string): Promise<Counts> {
-    return toCounts((await this.pool.query<CountsRow>(SQL.counts, [appId, userId])).rows[0]);
+    return toCounts((await this.db.query<CountsRow>(SQL.counts, [appId, userId])).rows[0]);
   }
 
   async get(appId: string, userId: string, id: string): Promise<StoredNotification | null> {
-    const row = (await this.pool.query<NotificationRow>(SQL.get, [appId, userId, id])).rows[0];
+    const row = (await this.db.query<NotificationRow>(SQL.get, [appId, userId, id])).rows[0];
     return row ? toStored(row) : null;
   }
 
@@ -302,10 +320,10 @@ export class PostgresStore implements InboxStore {
   async open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
     let opened: string[];
     if (ids === 'all') {
-      opened = (await this.pool.query<{ id: string }>(SQL.openAll, [appId, userId, now.getTime()])).rows.map((row) => row.id);
+      opened = (await this.db.query<{ id: string }>(SQL.openAll, [appId, userId, now.getTime()])).rows.map((row) => row.id);
     } else {
       const requested = [...new Set(ids)];
-      const changed = await this.pool.query<{ id: string }>(SQL.openIds, [appId, userId, requested, now.getTime()]);
+      const changed = await this.db.query<{ id: string }>(SQL.openIds, [appId, userId, requested, now.getTime()]);
       const changedIds = new Set(changed.rows.map((row) => row.id));
       // In the order asked for, as the SQLite store answers.
       opened = requested.filter((id) => changedIds.has(id));
@@ -314,13 +332,13 @@ export class PostgresStore implements InboxStore {
   }
 
   async delete(appId: string, userId: string, id: string): Promise<Counts | null> {
-    const deleted = await this.pool.query(SQL.delete, [appId, userId, id]);
+    const deleted = await this.db.query(SQL.delete, [appId, userId, id]);
     return deleted.rowCount === 0 ? null : this.count(appId, userId);
   }
 
   async recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<boolean> {
     try {
-      return (await this.pool.query(SQL.recordAction, [appId, userId, id, buttonId, now.getTime()])).rowCount === 1;
+      return (await this.db.query(SQL.recordAction, [appId, userId, id, buttonId, now.getTime()])).rowCount === 1;
     } catch (error) {
       // Deleted between the existence check and the foreign key check: as unknown as never existing.
       if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return false;
@@ -329,27 +347,7 @@ export class PostgresStore implements InboxStore {
   }
 
   async pruneIdempotencyKeys(before: Date): Promise<void> {
-    await this.pool.query(SQL.pruneKeys, [before.getTime()]);
+    await this.db.query(SQL.pruneKeys, [before.getTime()]);
   }
 
-}
-
-/** The stored form of a just-pushed visible row, built from the input instead of read back. */
-function fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-  return {
-    appId,
-    userId,
-    id: input.id,
-    seq,
-    heading: input.heading,
-    content: input.content,
-    payload: input.payload ?? null,
-    imageUrl: input.imageUrl,
-    sendAfter: input.sendAfter,
-    buttons: input.buttons,
-    senderId: input.senderId,
-    opened: false,
-    openedAt: null,
-    createdAt: now,
-  };
 }

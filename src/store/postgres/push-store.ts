@@ -1,5 +1,6 @@
 /** The push tables on PostgreSQL (migration 5), shared by every node: claims use SKIP LOCKED leases. */
 import type pg from 'pg';
+import type { Queryable } from './guarded-pool.js';
 import type { Preferences } from '../../push/preferences.js';
 import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
 import {
@@ -103,7 +104,7 @@ class LeaseLost extends Error {}
 /** PushStore on the PostgreSQL store's pool. */
 export class PostgresPushStore implements PushStore {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Queryable,
     private readonly transaction: Transaction,
   ) {}
 

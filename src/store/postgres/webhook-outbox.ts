@@ -1,6 +1,7 @@
 /** The webhook outbox on PostgreSQL: the `webhook_outbox` table (migration 2), shared by every node. */
 import type pg from 'pg';
 import { leaseToken, leaseTokenPrefix } from '../lease-token.js';
+import type { Queryable } from './guarded-pool.js';
 import { claimedBatch, type OutboxRow } from '../outbox-row.js';
 import type { NewWebhookBatch, WebhookBatch, WebhookCounts, WebhookOutbox } from '../store.js';
 
@@ -44,7 +45,7 @@ const SQL = {
 /** WebhookOutbox on the store's pool; safe for several nodes claiming from one database. */
 export class PostgresWebhookOutbox implements WebhookOutbox {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Queryable,
     private readonly transaction: Transaction,
     private readonly schema: string | null,
   ) {}

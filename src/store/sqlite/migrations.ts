@@ -90,6 +90,28 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'idempotency_keys_by_sender',
+    // Keys are scoped by who pushed ('' for the app's backend, else the user id of a client push),
+    // so a user can neither read the backend's result nor take its key first. SQLite cannot change
+    // a primary key in place: the table is rebuilt. Keys stored before are the backend's.
+    sql: `
+      CREATE TABLE idempotency_keys_by_sender (
+        app_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        key TEXT NOT NULL,
+        result_json TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app_id, sender, key)
+      ) STRICT;
+      INSERT INTO idempotency_keys_by_sender (app_id, sender, key, result_json, created_at_ms)
+        SELECT app_id, '', key, result_json, created_at_ms FROM idempotency_keys;
+      DROP TABLE idempotency_keys;
+      ALTER TABLE idempotency_keys_by_sender RENAME TO idempotency_keys;
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);
+    `,
+  },
+  {
     version: 5,
     name: 'push',
     // Versions 3 and 4 belong to other steps; the runner applies whatever is missing, in order.

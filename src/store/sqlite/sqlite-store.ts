@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  keySender,
   DuplicateNotificationError,
   type Counts,
   type InboxStore,
@@ -18,8 +19,8 @@ import { applyMigrations, migrations } from './migrations.js';
 import type { PushJobSpec } from '../push-store.js';
 import { SqlitePushStore } from './push-store.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 interface NotificationRow {
   app_id: string;
@@ -75,12 +76,12 @@ function prepareStatements(db: Database.Database) {
   const visible = 'app_id = @appId AND user_id = @userId AND seq IS NOT NULL';
   return {
     ping: db.prepare<[], number>('SELECT 1').pluck(),
-    idempotencyGet: db.prepare<[{ appId: string; key: string }], { result_json: string; created_at_ms: number }>(
-      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND key = @key',
+    idempotencyGet: db.prepare<[{ appId: string; sender: string; key: string }], { result_json: string; created_at_ms: number }>(
+      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND sender = @sender AND key = @key',
     ),
-    idempotencyPut: db.prepare<[{ appId: string; key: string; result: string; now: number }]>(
-      `INSERT INTO idempotency_keys (app_id, key, result_json, created_at_ms) VALUES (@appId, @key, @result, @now)
-       ON CONFLICT (app_id, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
+    idempotencyPut: db.prepare<[{ appId: string; sender: string; key: string; result: string; now: number }]>(
+      `INSERT INTO idempotency_keys (app_id, sender, key, result_json, created_at_ms) VALUES (@appId, @sender, @key, @result, @now)
+       ON CONFLICT (app_id, sender, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
     ),
     idempotencyPrune: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     nextSeq: db.prepare<[UserKey], number>(
@@ -237,8 +238,9 @@ export class SqliteStore implements InboxStore {
   ): PushResult {
     const sql = this.sql;
     const nowMs = now.getTime();
+    const sender = keySender(input);
     if (idempotencyKey !== null) {
-      const earlier = sql.idempotencyGet.get({ appId, key: idempotencyKey });
+      const earlier = sql.idempotencyGet.get({ appId, sender, key: idempotencyKey });
       if (earlier && earlier.created_at_ms >= nowMs - IDEMPOTENCY_WINDOW_MS) {
         return { rows: JSON.parse(earlier.result_json) as PushedRow[], replayed: true, visible: [] };
       }
@@ -267,28 +269,9 @@ export class SqliteStore implements InboxStore {
     if (pushJob) this.offline.insertJobsInTransaction(appId, usersJson, input.id, pushJob);
     const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => this.fromInput(appId, row.userId, row.seq!, input, now)) : [];
-    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
+    const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];
+    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, sender, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
-  }
-
-  private fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-    return {
-      appId,
-      userId,
-      id: input.id,
-      seq,
-      heading: input.heading,
-      content: input.content,
-      payload: input.payload ?? null,
-      imageUrl: input.imageUrl,
-      sendAfter: input.sendAfter,
-      buttons: input.buttons,
-      senderId: input.senderId,
-      opened: false,
-      openedAt: null,
-      createdAt: now,
-    };
   }
 
   async releaseDue(now: Date, limit: number): Promise<StoredNotification[]> {
