@@ -22,7 +22,7 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   const store = openStore(config.databaseUrl, config.databaseTimeouts);
   // The server closes the adapter as part of its own shutdown (after the sockets are gone).
   const adapter: ClusterAdapter | undefined = config.redisUrl
-    ? new RedisAdapter({ url: config.redisUrl, logger, ...redisTuningFromEnv(process.env) })
+    ? new RedisAdapter({ url: config.redisUrl, cluster: config.redisCluster, logger, ...redisTuningFromEnv(process.env) })
     : undefined;
   const server = createServer({
     apps: config.apps,

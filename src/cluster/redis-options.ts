@@ -4,8 +4,13 @@ import { ConfigError } from '../config/apps.js';
 
 /** Settings of the Redis adapter; only `url` is required. */
 export interface RedisAdapterOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://…`; for a Redis Cluster (`cluster`), one
+   * or more of its nodes, comma-separated (the client finds the others).
+   */
   readonly url: string;
+  /** Connect to a Redis Cluster (ioredis `Cluster`) rather than one Redis. */
+  readonly cluster?: boolean;
   readonly logger?: Logger;
   /** Prefix of every key and of the pub/sub channel (default `herald:`); one per cluster. */
   readonly prefix?: string;
@@ -68,14 +73,18 @@ export function resolveSettings(options: RedisAdapterOptions): RedisSettings {
     startTimeoutMs: options.startTimeoutMs ?? REDIS_DEFAULTS.startTimeoutMs,
     reapBatch: options.reapBatch ?? REDIS_DEFAULTS.reapBatch,
   };
+  if (/[{}]/.test(settings.prefix)) {
+    throw new ConfigError(`Redis key prefix "${settings.prefix}" must not contain { or }: Herald puts Redis Cluster hash tags after it`);
+  }
   if (settings.nodeExpiryMs < 2 * settings.heartbeatMs) {
     throw new ConfigError(`Redis node expiry (${settings.nodeExpiryMs} ms) must be at least twice the heartbeat interval (${settings.heartbeatMs} ms)`);
   }
   return settings;
 }
 
-/** The URL with its password hidden, for logs. */
+/** The URL (or comma-separated URLs) with passwords hidden, for logs. */
 export function redactUrl(url: string): string {
+  if (url.includes(',')) return url.split(',').map((one) => redactUrl(one.trim())).join(',');
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -83,4 +92,30 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparsable url)';
   }
+}
+
+/** A Redis Cluster's seed nodes and the connection options they share, from comma-separated URLs. */
+export function clusterSeeds(urls: string): { seeds: { host: string; port: number }[]; username?: string; password?: string; tls: boolean } {
+  const parsed = urls
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url.length > 0)
+    .map((url) => {
+      let one: URL;
+      try {
+        one = new URL(url);
+      } catch {
+        throw new ConfigError(`Redis Cluster node "${redactUrl(url)}" is not a redis:// URL`);
+      }
+      if (one.protocol !== 'redis:' && one.protocol !== 'rediss:') throw new ConfigError(`Redis Cluster node "${redactUrl(url)}" is not a redis:// URL`);
+      return one;
+    });
+  if (parsed.length === 0) throw new ConfigError('a Redis Cluster needs the URL of at least one of its nodes');
+  const first = parsed[0];
+  return {
+    seeds: parsed.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) })),
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    tls: first.protocol === 'rediss:',
+  };
 }

@@ -26,6 +26,7 @@ export const SETTINGS = {
   databaseConnectTimeout: { flag: 'database-connect-timeout-ms', env: 'HERALD_DATABASE_CONNECT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest wait for a connection, pooled or new, in ms; then the request fails with 503 (default 5000)' },
   databaseStatementTimeout: { flag: 'database-statement-timeout-ms', env: 'HERALD_DATABASE_STATEMENT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest one statement may run, lock waits included, in ms; then 503 (default 10000)' },
   redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
+  redisCluster: { flag: 'redis-cluster', env: 'HERALD_REDIS_CLUSTER', type: 'boolean', help: 'The Redis is a Redis Cluster (7+); --redis-url then lists one or more of its nodes, comma-separated (default off)' },
   logLevel: { flag: 'log-level', env: 'HERALD_LOG_LEVEL', type: 'string', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: 'Seconds of client silence before a ping (default 120)' },
   maxConnections: { flag: 'max-connections', env: 'HERALD_MAX_CONNECTIONS', type: 'string', help: 'Connections this node accepts before refusing with 4100 (default unlimited)' },
@@ -60,6 +61,8 @@ export interface ServerConfig {
   readonly databaseTimeouts: DatabaseTimeouts;
   /** Redis of the cluster; null runs a single node with in-process fan-out. */
   readonly redisUrl: string | null;
+  /** `redisUrl` lists nodes of a Redis Cluster. */
+  readonly redisCluster: boolean;
   readonly logLevel: string;
   readonly activityTimeoutSeconds: number;
   readonly maxConnections: number | null;
@@ -109,8 +112,9 @@ const schema = z.object({
   redisUrl: z
     .string()
     .trim()
-    .refine((url) => /^rediss?:\/\/[^/]/.test(url), 'must be redis://HOST:PORT or rediss://HOST:PORT')
+    .refine((url) => url.split(',').every((one) => /^rediss?:\/\/[^/]/.test(one.trim())), 'must be redis://HOST:PORT or rediss://HOST:PORT (with --redis-cluster, several, comma-separated)')
     .optional(),
+  redisCluster: booleanText.default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   activityTimeout: integerText(1, 3600).default(120),
   maxConnections: integerText(1, 10_000_000).optional(),
@@ -125,6 +129,12 @@ const schema = z.object({
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
   path: ['metricsPort'],
   message: 'must differ from the main port (HERALD_PORT / --port)',
+}).refine((settings) => settings.redisCluster || !settings.redisUrl?.includes(','), {
+  path: ['redisUrl'],
+  message: 'several URLs are the nodes of a Redis Cluster: add HERALD_REDIS_CLUSTER=true / --redis-cluster',
+}).refine((settings) => !settings.redisCluster || settings.redisUrl !== undefined, {
+  path: ['redisCluster'],
+  message: 'needs HERALD_REDIS_URL / --redis-url: one or more nodes of the Redis Cluster',
 }).refine((settings) => settings.workers === 1 || settings.redisUrl !== undefined, {
   path: ['workers'],
   message: "more than 1 needs HERALD_REDIS_URL / --redis-url: each worker is a node, and only the Redis adapter lets nodes see each other's sockets",
@@ -171,6 +181,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     databaseUrl: settings.databaseUrl,
     databaseTimeouts: { connectTimeoutMs: settings.databaseConnectTimeout, statementTimeoutMs: settings.databaseStatementTimeout },
     redisUrl: settings.redisUrl ?? null,
+    redisCluster: settings.redisCluster,
     logLevel: settings.logLevel,
     activityTimeoutSeconds: settings.activityTimeout,
     maxConnections: settings.maxConnections ?? null,

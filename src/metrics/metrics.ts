@@ -72,6 +72,12 @@ export class HeraldMetrics {
     plainCounter(registers, 'herald_websocket_sent_bytes_total', 'Bytes written to clients, WebSocket framing included', () => traffic.bytesOut);
     plainCounter(registers, 'herald_slow_consumer_closes_total', 'Sockets closed with 4100 because their unsent bytes passed the bound (HERALD_MAX_BUFFERED_BYTES)', () => traffic.slowConsumerCloses);
 
+    const cluster = realtime.adapter.traffic;
+    plainCounter(registers, 'herald_cluster_messages_published_total', 'Messages this node sent to the other nodes (an event for a channel, a message for a user)', () => cluster.published);
+    plainCounter(registers, 'herald_cluster_messages_received_total', "Other nodes' messages this node received: only those of the channels and users its sockets need", () => cluster.received);
+    plainCounter(registers, 'herald_cluster_echoes_total', "This node's own messages that Redis handed back (it also listens to the channel); dropped unparsed", () => cluster.echoes);
+    plainGauge(registers, 'herald_cluster_topics', 'Channels and users this node listens to in Redis (one sharded pub/sub subscription each)', () => cluster.topics);
+
     const counters = inbox.counters;
     plainCounter(registers, 'herald_inbox_pushes_total', 'Inbox pushes stored (idempotent replays excluded)', () => counters.pushes);
     plainCounter(registers, 'herald_inbox_notifications_total', 'Notifications stored, one per addressed user', () => counters.notifications);

@@ -106,7 +106,7 @@ export class Realtime implements ConnectionHost, RealtimeServices {
   hub(app: App): AppHub {
     let hub = this.hubs.get(app.id);
     if (!hub) {
-      hub = new AppHub(app);
+      hub = new AppHub(app, this.adapter);
       this.hubs.set(app.id, hub);
     } else if (hub.app !== app) {
       hub.app = app;

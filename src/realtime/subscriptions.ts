@@ -85,16 +85,19 @@ export async function handleSubscribe(
   if (connection.closed) return;
 
   connection.addSubscription(channel, member ? { presenceUserId: member.userId, presenceUserInfo: member.userInfo } : {}, kind.authorised);
-  hub.addSubscriber(channel, connection);
+  const listening = hub.addSubscriber(channel, connection) ?? Promise.resolve();
 
-  // Both writes go out in the same step as the local change, as the adapter's contract asks.
-  const [joined, added] = await Promise.allSettled([
+  // The writes go out in the same step as the local change, as the adapter's contract asks; the
+  // client hears it succeeded only once the other nodes' events of the channel reach this node.
+  const [joined, added, listened] = await Promise.allSettled([
     member ? adapter.presenceJoin(app.id, channel, connection.socketId, member) : Promise.resolve(false),
     adapter.subscriptionAdded(app.id, channel),
+    listening,
   ]);
   let failure: { readonly error: unknown } | null = null;
   if (joined.status === 'rejected') failure = { error: joined.reason };
   else if (added.status === 'rejected') failure = { error: added.reason };
+  else if (listened.status === 'rejected') failure = { error: listened.reason };
   else if (!connection.closed) {
     try {
       await sendSucceeded(services, connection, channel, member !== null);

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/apps.js';
 import { RedisAdapter, redisTuningFromEnv } from '../../src/cluster/redis-adapter.js';
 import { loadConfig, SETTINGS, settingsFromEnv } from '../../src/config/server-config.js';
+import { Children, deletePrefix, REDIS_CLUSTER, startNodeProcess, uniquePrefix } from './cluster-helpers.js';
 
 const noFile = (path: string): string => {
   throw new Error(`unexpected read of ${path}`);
@@ -33,12 +34,29 @@ describe('the redisUrl setting', () => {
     });
   }
 
+  it('takes several comma-separated nodes of a Redis Cluster with --redis-cluster, and only then', () => {
+    const urls = 'redis://10.0.0.5:7000, redis://10.0.0.6:7000';
+    const config = loadConfig({ redisUrl: urls, redisCluster: 'true' }, noFile);
+    assert.equal(config.redisUrl, urls);
+    assert.equal(config.redisCluster, true);
+    assert.equal(loadConfig({ redisUrl: 'redis://10.0.0.5:7000' }, noFile).redisCluster, false);
+    assert.deepEqual(settingsFromEnv({ HERALD_REDIS_CLUSTER: 'true' }), { redisCluster: 'true' });
+    assert.throws(() => loadConfig({ redisUrl: urls }, noFile), (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_CLUSTER=true \/ --redis-cluster/.test(error.message));
+    assert.throws(() => loadConfig({ redisCluster: 'true' }, noFile), (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_CLUSTER \/ --redis-cluster: needs HERALD_REDIS_URL/.test(error.message));
+    assert.throws(() => loadConfig({ redisUrl: 'redis://a:1,http://b:2', redisCluster: 'true' }, noFile), /HERALD_REDIS_URL \/ --redis-url/);
+  });
+
+  it('refuses a key prefix with a hash tag brace: Herald places its own after the prefix', () => {
+    assert.throws(() => new RedisAdapter({ url: 'redis://127.0.0.1:1', prefix: 'a{b}:' }), /must not contain \{ or \}/);
+  });
+
   it('is listed by herald --help', () => {
     const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
     const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--redis-url <value>/);
     assert.match(help.stdout, /HERALD_REDIS_URL/);
+    assert.match(help.stdout, /--redis-cluster/);
   });
 });
 
@@ -59,5 +77,21 @@ describe('Redis tuning', () => {
 
   it('refuses a node expiry shorter than two heartbeats', () => {
     assert.throws(() => new RedisAdapter({ url: 'redis://127.0.0.1:1', heartbeatMs: 1_000, nodeExpiryMs: 1_500 }), /at least twice the heartbeat/);
+  });
+});
+
+describe('herald start --redis-cluster', { skip: REDIS_CLUSTER.skip }, () => {
+  const children = new Children();
+  const prefix = uniquePrefix('cli-cluster');
+  after(async () => {
+    await children.killAll();
+    await deletePrefix(REDIS_CLUSTER.url, prefix, true);
+  });
+
+  it('joins a Redis Cluster given one of its nodes, and is ready', async () => {
+    const firstNode = REDIS_CLUSTER.url.split(',')[0];
+    const node = await startNodeProcess(children, firstNode, prefix, 15_000, ['--redis-cluster']);
+    const metrics = await (await fetch(`${node.baseUrl}/metrics`)).text();
+    assert.match(metrics, /^herald_cluster_topics 0$/m);
   });
 });
