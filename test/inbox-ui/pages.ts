@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { App } from '../../src/config/apps.js';
 import { tokenFor } from '../helpers/inbox.js';
 
-const REACT_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/react-page.ts', import.meta.url));
-const V2_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/v2-page.ts', import.meta.url));
+const REACT_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/in-page/react-page.ts', import.meta.url));
+const V2_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/in-page/v2-page.ts', import.meta.url));
 
 /** Options of the plain page, from its query string. */
 export interface PlainPage {

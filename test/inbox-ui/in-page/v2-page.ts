@@ -1,6 +1,6 @@
 /** The v2 test page (bundled by esbuild in browser.test.ts): `<herald-inbox>` given a FakeV2Client. */
-import type { InboxClient } from '../../src/client/index.js';
-import '../../src/inbox-ui/index.js';
+import type { InboxClient } from '../../../src/client/index.js';
+import '../../../src/inbox-ui/index.js';
 import { FakeV2Client } from './fake-v2-client.js';
 
 const client = new FakeV2Client();

@@ -4,8 +4,8 @@
  * behaviour (tabs, seen on view, archive, snooze, mark all read of a view) is tested against the
  * agreed interface. Every call is recorded in `calls`. Bundled into the v2 test page.
  */
-import type { InboxCounts, UiNotification, ViewFilter } from '../../src/inbox-ui/index.js';
-import { EventStream, ValueStream } from '../../src/client/streams.js';
+import type { InboxCounts, UiNotification, ViewFilter } from '../../../src/inbox-ui/index.js';
+import { EventStream, ValueStream } from '../../../src/client/streams.js';
 
 type Row = { -readonly [K in keyof UiNotification]: UiNotification[K] };
 
