@@ -17,6 +17,7 @@ import {
 import { GuardedPool, isUnavailable, type Queryable } from './guarded-pool.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 import {
   SQL,
   compareText,
@@ -29,7 +30,6 @@ import {
   type StoredPushResult,
 } from './statements.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** How long `ping()` waits for an answer before reporting the database unreachable (so `/ready` answers promptly). */
 const PING_TIMEOUT_MS = 2000;
 /** SQLSTATE of a foreign key violation: the notification of a button press was deleted meanwhile. */
@@ -219,7 +219,7 @@ export class PostgresStore implements InboxStore {
     }
     const seqByUser = new Map(inserted.rows.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => fromInput(appId, row.userId, row.seq!, input, now)) : [];
+    const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];
     return { rows, replayed: false, visible };
   }
 
@@ -324,24 +324,4 @@ export class PostgresStore implements InboxStore {
     await this.db.query(SQL.pruneKeys, [before.getTime()]);
   }
 
-}
-
-/** The stored form of a just-pushed visible row, built from the input instead of read back. */
-function fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-  return {
-    appId,
-    userId,
-    id: input.id,
-    seq,
-    heading: input.heading,
-    content: input.content,
-    payload: input.payload ?? null,
-    imageUrl: input.imageUrl,
-    sendAfter: input.sendAfter,
-    buttons: input.buttons,
-    senderId: input.senderId,
-    opened: false,
-    openedAt: null,
-    createdAt: now,
-  };
 }

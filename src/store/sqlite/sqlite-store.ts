@@ -17,8 +17,8 @@ import {
 } from '../store.js';
 import { applyMigrations, migrations } from './migrations.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 interface NotificationRow {
   app_id: string;
@@ -250,28 +250,9 @@ export class SqliteStore implements InboxStore {
     if (inserted.length !== users.length) throw new DuplicateNotificationError(input.id);
     const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => this.fromInput(appId, row.userId, row.seq!, input, now)) : [];
+    const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];
     if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, sender, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
-  }
-
-  private fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-    return {
-      appId,
-      userId,
-      id: input.id,
-      seq,
-      heading: input.heading,
-      content: input.content,
-      payload: input.payload ?? null,
-      imageUrl: input.imageUrl,
-      sendAfter: input.sendAfter,
-      buttons: input.buttons,
-      senderId: input.senderId,
-      opened: false,
-      openedAt: null,
-      createdAt: now,
-    };
   }
 
   async releaseDue(now: Date, limit: number): Promise<StoredNotification[]> {
