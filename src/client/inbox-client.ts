@@ -38,6 +38,8 @@ export interface InboxClientOptions {
   readonly requestTimeoutMs?: number;
   /** Extra pusher-js options (timeouts, transports). */
   readonly pusherOptions?: Partial<PusherJsOptions>;
+  /** The clock a token's expiry is judged by, in epoch milliseconds (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** An unread count, and the newest seq it includes when the server says (`last_seq`). */
@@ -104,7 +106,7 @@ export class InboxClient {
     this.notificationsStream = new ValueStream<readonly Notification[]>([], report);
     this.pendingNotificationsCountStream = new ValueStream<number>(0, report);
     this.connectionStateStream = new ValueStream<ConnectionState>('initialized', report);
-    this.tokens = new TokenSource(options.token);
+    this.tokens = new TokenSource(options.token, options.now);
     this.pageSize = options.pageSize ?? 50;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > CATCH_UP_PAGE) {
       throw new RangeError(`pageSize must be an integer from 1 to ${CATCH_UP_PAGE}, not ${options.pageSize}`);
