@@ -180,7 +180,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   return {
     'access-control-allow-origin': typeof req.headers.origin === 'string' ? req.headers.origin : '*',
-    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
     'access-control-allow-headers': 'authorization, content-type, x-request-id',
     'access-control-max-age': '600',
     // So a page can read how long a 429 asks it to wait, and quote the request id.
