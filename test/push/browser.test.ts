@@ -33,7 +33,7 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
 
   before(async () => {
     await service.start();
-    harness = await startHarness({ apps: [APP], deps: { push: { pollIntervalMs: 40 } } });
+    harness = await startHarness({ apps: [APP], deps: { push: { pollIntervalMs: 40 }, demo: { appId: APP.id } } });
     if (existsSync(CHROMIUM)) {
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -144,6 +144,33 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
     assert.equal(opened, true, 'the click marked it opened on the server');
     const left = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).length);
     assert.equal(left, 0, 'the clicked notification is closed');
+  });
+
+  it('the demo page offers "notify me when I\'m away", which registers the service worker over /demo', async (t) => {
+    if (!browser) {
+      t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+      return;
+    }
+    const demo = await browser.newContext();
+    try {
+      await demo.grantPermissions(['notifications'], { origin: harness.baseUrl });
+      const page = await demo.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(`${harness.baseUrl}/demo?user=away`);
+      const status = page.getByTestId('away-push').getByRole('status');
+      await page.getByRole('button', { name: "Notify me when I'm away" }).click();
+      // Playwright's contexts are incognito, where Chromium refuses push subscriptions: the page says
+      // so. Everything before the subscription (permission, service worker, VAPID key) has run.
+      await page.waitForFunction(() => !/^(Asking|Pushes)/.test(document.querySelector('[data-testid="away-push"] [role="status"]')?.textContent ?? ''));
+      const text = (await status.textContent()) ?? '';
+      assert.ok(/^On:/.test(text) || /Registration failed/.test(text), text);
+      const scopes = await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).map((r) => [r.scope, r.active?.scriptURL ?? r.installing?.scriptURL ?? '']));
+      assert.equal(scopes.length, 1);
+      assert.equal(scopes[0][0], `${harness.baseUrl}/demo`);
+      assert.match(scopes[0][1], /\/sdk\/herald-sw\.js\?herald=/);
+    } finally {
+      await demo.close();
+    }
   });
 
   it('refuses a click whose receipt is not the push’s', async () => {
