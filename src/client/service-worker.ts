@@ -16,6 +16,9 @@ interface WorkerGlobal {
     matchAll(options: { type: 'window'; includeUncontrolled: boolean }): Promise<{ url: string; focus(): Promise<unknown>; navigate?(url: string): Promise<unknown> }[]>;
     openWindow(url: string): Promise<unknown>;
   };
+  readonly caches: {
+    open(name: string): Promise<{ match(key: string): Promise<unknown>; put(key: string, response: Response): Promise<void>; keys(): Promise<readonly Request[]>; delete(key: Request): Promise<boolean> }>;
+  };
   readonly navigator: { setAppBadge?(count: number): Promise<void>; clearAppBadge?(): Promise<void> };
   addEventListener(type: 'push', listener: (event: PushEventLike) => void): void;
   addEventListener(type: 'notificationclick', listener: (event: ClickEventLike) => void): void;
@@ -51,6 +54,7 @@ interface PushBody {
   readonly app_id: string;
   readonly user_id: string;
   readonly receipt: string | null;
+  readonly message_id?: string;
 }
 
 const sw = globalThis as unknown as WorkerGlobal & { clients: WorkerGlobal['clients'] & { claim(): Promise<void> } };
@@ -72,13 +76,37 @@ function isPushBody(value: unknown): value is PushBody {
   return typeof body === 'object' && body !== null && typeof body.content === 'string' && typeof body.app_id === 'string' && typeof body.tag === 'string';
 }
 
+const SEEN_CACHE = 'herald-push-seen';
+const SEEN_KEEP = 200;
+
+/**
+ * Whether this message was shown before (and remembers it). A message the provider accepted just
+ * before Herald crashed can come again: it is then shown without alerting a second time.
+ */
+async function seenBefore(messageId: string | undefined): Promise<boolean> {
+  if (messageId === undefined) return false;
+  try {
+    const cache = await sw.caches.open(SEEN_CACHE);
+    const key = `${sw.registration.scope}__herald/seen/${encodeURIComponent(messageId)}`;
+    if (await cache.match(key)) return true;
+    await cache.put(key, new Response(''));
+    const keys = await cache.keys();
+    for (const old of keys.slice(0, Math.max(0, keys.length - SEEN_KEEP))) await cache.delete(old);
+  } catch {
+    // No Cache Storage: every message alerts.
+  }
+  return false;
+}
+
 async function show(body: PushBody): Promise<void> {
+  const repeated = await seenBefore(body.message_id);
   const title = body.heading ?? body.content;
   await sw.registration.showNotification(title, {
     body: body.heading === null ? undefined : body.content,
     image: body.image_url ?? undefined,
     tag: body.tag,
-    renotify: true,
+    renotify: !repeated,
+    silent: repeated,
     timestamp: body.created_at ? Date.parse(body.created_at) : undefined,
     actions: (body.buttons ?? []).map((button) => ({ action: button.id, title: button.text, icon: button.icon ?? undefined })),
     data: body,
