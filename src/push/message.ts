@@ -15,6 +15,11 @@ export type PushBody = (NotificationJson | SummaryJson) & {
   readonly user_id: string;
   /** Lets the service worker mark this notification opened (`POST /apps/{appId}/push/clicks`), nothing else. */
   readonly receipt: string | null;
+  /**
+   * The same for every device and attempt of this message: a message a provider accepted just
+   * before a crash may be sent again after it, and the receiver recognises it.
+   */
+  readonly message_id?: string;
 };
 
 /** Several notifications that fell due at once, pushed as one. */

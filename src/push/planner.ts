@@ -3,6 +3,7 @@
  * out, which wait for the end of quiet hours, and the one message every device then gets. Pure:
  * the worker loads the state and stores the result.
  */
+import { createHash } from 'node:crypto';
 import type { App } from '../config/apps.js';
 import { toNotificationJson } from '../inbox/notification-json.js';
 import type { StoredNotification } from '../store/store.js';
@@ -85,7 +86,11 @@ function deliveriesOf(ready: readonly { job: PushJob; row: StoredNotification }[
   const critical = ready.some(({ row }) => pushState(row, input.nowMs).priority === 'critical');
   const urgency = critical ? 'high' : highestUrgency(ready.map(({ job }) => job.urgency));
   const expiresAt = new Date(Math.max(...ready.map(({ job }) => job.dueAt.getTime() + job.ttlSeconds * 1000)));
-  const message = JSON.stringify(body);
+  const messageId = createHash('sha256')
+    .update(JSON.stringify([app.id, userId, ready.map(({ row }) => [row.id, row.seq]), input.nowMs]))
+    .digest('base64url')
+    .slice(0, 22);
+  const message = JSON.stringify({ ...body, message_id: messageId });
   const createdAt = new Date(input.nowMs);
   return input.devices.map((device) => ({
     appId: app.id,
