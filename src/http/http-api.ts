@@ -159,8 +159,6 @@ export class HttpApi {
       if (result instanceof Reply) sendJson(res, result.status, result.body, { ...corsHeaders(req), ...result.headers });
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
-      // A body not read (refused before or while reading) is not worth keeping the connection for.
-      if (!req.complete) res.setHeader('connection', 'close');
       if (error instanceof HttpError || error instanceof ClusterUnavailableError || error instanceof StoreUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {

@@ -215,11 +215,13 @@ export interface WebhookOutbox {
   /** Leases up to `limit` due batches until `leaseUntil`, oldest first, to `holder` (the claiming node's name). */
   claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]>;
   /**
-   * Ends every lease `holder` took, leaving those batches as they were before the claim (same
-   * attempts, due at once if they were due). A node calls it as it starts, for the batches it was
-   * sending when it died. Returns how many leases it ended.
+   * Ends every lease `holder` took, but those of the batches in `keep`, leaving those batches as
+   * they were before the claim (same attempts, due at once if they were due). A node calls it as it
+   * starts, for the batches it was sending when it died, and after a database outage, for claims
+   * that may have committed without its knowing (`keep`: what it is still sending). Returns how
+   * many leases it ended.
    */
-  releaseWebhookLeases(holder: string): Promise<number>;
+  releaseWebhookLeases(holder: string, keep?: readonly number[]): Promise<number>;
   /** Removes a delivered batch. */
   completeWebhook(id: number): Promise<void>;
   /**
