@@ -6,6 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { InboxStore } from '../../src/store/store.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { LocalPushService, type TestSubscription } from './local-push-service.js';
 import { ManualClock, userCall, type UserCall } from './push-helpers.js';
@@ -19,7 +23,38 @@ const APP = {
   push: { vapid: { subject: 'mailto:ops@example.com' }, default: { policy: 'if_unseen', delay_seconds: 60, ttl_seconds: 3600, urgency: 'normal' } },
 };
 
-describe('push rule (injected clock, local Web Push service)', () => {
+const DATABASE_URL = process.env.HERALD_TEST_DATABASE_URL;
+
+/** A store for one run: the harness's SQLite file, or a fresh PostgreSQL schema dropped afterwards. */
+interface StoreChoice {
+  readonly name: string;
+  readonly skip: string | false;
+  open(): { store?: InboxStore; dispose(): Promise<void> };
+}
+
+const STORES: StoreChoice[] = [
+  { name: 'SQLite', skip: false, open: () => ({ dispose: async () => undefined }) },
+  {
+    name: 'PostgreSQL',
+    skip: DATABASE_URL ? false : 'SKIP: HERALD_TEST_DATABASE_URL is not set',
+    open() {
+      const schema = `herald_rule_${randomBytes(6).toString('hex')}`;
+      const store = PostgresStore.connect(DATABASE_URL!, { schema, poolSize: 4 });
+      return {
+        store,
+        async dispose() {
+          await store.close();
+          const client = new pg.Client({ connectionString: DATABASE_URL });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await client.end();
+        },
+      };
+    },
+  },
+];
+
+for (const choice of STORES) describe(`push rule on ${choice.name} (injected clock, local Web Push service)`, { skip: choice.skip }, () => {
   const clock = new ManualClock(START);
   const service = new LocalPushService(clock.now);
   let harness: Harness;
@@ -27,10 +62,12 @@ describe('push rule (injected clock, local Web Push service)', () => {
   let laptop: UserCall;
   let subscription: TestSubscription;
   let pushes = 0;
+  let opened: ReturnType<StoreChoice['open']>;
 
   before(async () => {
     await service.start();
-    harness = await startHarness({ apps: [APP], deps: { now: clock.now, push: { pollIntervalMs: 3_600_000 } } });
+    opened = choice.open();
+    harness = await startHarness({ apps: [APP], deps: { now: clock.now, push: { pollIntervalMs: 3_600_000 }, ...(opened.store ? { store: opened.store } : {}) } });
     phone = await userCall(harness, 'ana');
     laptop = await userCall(harness, 'ana');
     subscription = service.subscribe();
@@ -39,6 +76,7 @@ describe('push rule (injected clock, local Web Push service)', () => {
   });
   after(async () => {
     await harness?.close();
+    await opened?.dispose();
     await service.close();
   });
 
