@@ -19,6 +19,9 @@ function usage(): string {
     'Options (flags override HERALD_* environment variables):',
     ...lines,
     '  -h, --help                     Show this help',
+    '',
+    'Per-app options live in the apps file (HERALD_APPS_FILE). Backend and read rate limits are off',
+    'by default, as on Pusher: set max_backend_events_per_second / max_read_requests_per_second there.',
   ].join('\n');
 }
 

@@ -15,13 +15,27 @@
  * re-registers the node's share from `snapshot()` once the backend answers again, so the caller
  * only keeps its own local state right (undo a refused subscription, keep a sign-in).
  */
-import { HttpError } from '../protocol/errors.js';
 
-/** A message one node sends to the others. Versioned and discriminated; a node ignores its own. */
+/**
+ * A message one node sends to the others. Versioned and discriminated; a node ignores its own.
+ * A `publish` reaches the nodes listening to its channel, the others the nodes listening to the user.
+ */
 export type ClusterMessage =
   | { readonly v: 1; readonly type: 'publish'; readonly appId: string; readonly channel: string; readonly frame: string; readonly exceptSocketId: string | null }
   | { readonly v: 1; readonly type: 'terminate-user'; readonly appId: string; readonly userId: string }
   | { readonly v: 1; readonly type: 'watchlist'; readonly appId: string; readonly userId: string; readonly online: boolean };
+
+/** Cluster messages this node sent and received, for the metrics. */
+export interface ClusterTraffic {
+  /** Messages this node sent to the others. */
+  published: number;
+  /** Messages of other nodes this node received (each for a channel or user it listens to). */
+  received: number;
+  /** This node's own messages handed back by the backend (dropped unread). */
+  echoes: number;
+  /** Channels and users this node listens to right now. */
+  topics: number;
+}
 
 /** Cluster-wide figures for one occupied channel. */
 export interface ChannelStats {
@@ -77,14 +91,8 @@ export interface ClusterHooks {
   snapshot(): NodeSnapshot;
 }
 
-/** The shared backend could not be reached; the HTTP API answers 503. */
-export class ClusterUnavailableError extends HttpError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(503, 'cluster_unavailable', message);
-    this.name = 'ClusterUnavailableError';
-    if (options?.cause !== undefined) this.cause = options.cause;
-  }
-}
+/** The shared backend could not be reached: defined in the error registry (HTTP 503, a 503 subscription_error). */
+export { ClusterUnavailableError } from '../protocol/errors.js';
 
 /** Shared state and fan-out between the nodes of a cluster. */
 export interface ClusterAdapter {
@@ -95,8 +103,25 @@ export interface ClusterAdapter {
   /** Whether the shared backend is reachable (for `/ready`). */
   isReady(): boolean;
 
-  /** Sends a message to every other node; the caller handles its own node. At-most-once. */
+  /**
+   * Sends a message to the other nodes that listen to its channel (a `publish`) or user (the
+   * others); the caller handles its own node. At-most-once.
+   */
   send(message: ClusterMessage): void;
+  /** Messages sent and received so far. */
+  readonly traffic: ClusterTraffic;
+
+  /**
+   * Starts receiving other nodes' `publish` messages of a channel: called once per local
+   * subscription (the adapter counts them), resolving once those messages reach this node.
+   */
+  listenChannel(appId: string, channel: string): Promise<void>;
+  /** A local subscription of the channel ended; at the last one, the node stops receiving its messages. */
+  unlistenChannel(appId: string, channel: string): void;
+  /** Starts receiving the messages for a user (a signed-in socket or a watcher here); counted like channels. */
+  listenUser(appId: string, userId: string): Promise<void>;
+  /** A signed-in socket or watcher of the user went away. */
+  unlistenUser(appId: string, userId: string): void;
 
   /** Records one more subscription; resolves to the cluster-wide count after it (1 means just occupied). */
   subscriptionAdded(appId: string, channel: string): Promise<number>;

@@ -1,5 +1,5 @@
 /** The single-node cluster adapter: shared state lives in this process's memory. */
-import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterHooks, ClusterMessage, FreshCachedEvent, PresenceMember } from './adapter.js';
+import type { CachedEvent, ChannelStats, ClusterAdapter, ClusterHooks, ClusterMessage, ClusterTraffic, FreshCachedEvent, PresenceMember } from './adapter.js';
 
 interface PresenceEntry {
   userInfo: unknown;
@@ -45,7 +45,17 @@ export class LocalAdapter implements ClusterAdapter {
     return true;
   }
 
+  readonly traffic: ClusterTraffic = { published: 0, received: 0, echoes: 0, topics: 0 };
+
   send(_message: ClusterMessage): void {}
+
+  async listenChannel(_appId: string, _channel: string): Promise<void> {}
+
+  unlistenChannel(_appId: string, _channel: string): void {}
+
+  async listenUser(_appId: string, _userId: string): Promise<void> {}
+
+  unlistenUser(_appId: string, _userId: string): void {}
 
   async subscriptionAdded(appId: string, channel: string): Promise<number> {
     const counts = this.subscriptions.of(appId);

@@ -1,11 +1,16 @@
-/** Settings of the Redis adapter: options, defaults and the advanced `HERALD_REDIS_*` tuning. */
+/** Settings of the Redis adapter: options and defaults (the `HERALD_REDIS_*` tuning is read in config/server-config.ts). */
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/apps.js';
 
 /** Settings of the Redis adapter; only `url` is required. */
 export interface RedisAdapterOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
+  /**
+   * `redis://[user:password@]host:port[/db]` or `rediss://…`; for a Redis Cluster (`cluster`), one
+   * or more of its nodes, comma-separated (the client finds the others).
+   */
   readonly url: string;
+  /** Connect to a Redis Cluster (ioredis `Cluster`) rather than one Redis. */
+  readonly cluster?: boolean;
   readonly logger?: Logger;
   /** Prefix of every key and of the pub/sub channel (default `herald:`); one per cluster. */
   readonly prefix?: string;
@@ -36,24 +41,6 @@ export const REDIS_DEFAULTS = {
   reapBatch: 500,
 };
 
-/** Advanced tuning read from `HERALD_REDIS_*` environment variables (see docs/scaling.md). */
-export function redisTuningFromEnv(env: NodeJS.ProcessEnv): Omit<RedisAdapterOptions, 'url' | 'logger'> {
-  const integer = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new ConfigError(`${name} must be a positive whole number of milliseconds, not "${text}"`);
-    return Number(text);
-  };
-  const prefix = env.HERALD_REDIS_PREFIX;
-  return {
-    ...(prefix ? { prefix } : {}),
-    heartbeatMs: integer('HERALD_REDIS_HEARTBEAT_MS'),
-    nodeExpiryMs: integer('HERALD_REDIS_NODE_EXPIRY_MS'),
-    commandTimeoutMs: integer('HERALD_REDIS_COMMAND_TIMEOUT_MS'),
-    reconnectMaxDelayMs: integer('HERALD_REDIS_RECONNECT_MAX_MS'),
-  };
-}
-
 /** Every setting resolved. */
 export type RedisSettings = typeof REDIS_DEFAULTS;
 
@@ -68,14 +55,18 @@ export function resolveSettings(options: RedisAdapterOptions): RedisSettings {
     startTimeoutMs: options.startTimeoutMs ?? REDIS_DEFAULTS.startTimeoutMs,
     reapBatch: options.reapBatch ?? REDIS_DEFAULTS.reapBatch,
   };
+  if (/[{}]/.test(settings.prefix)) {
+    throw new ConfigError(`Redis key prefix "${settings.prefix}" must not contain { or }: Herald puts Redis Cluster hash tags after it`);
+  }
   if (settings.nodeExpiryMs < 2 * settings.heartbeatMs) {
     throw new ConfigError(`Redis node expiry (${settings.nodeExpiryMs} ms) must be at least twice the heartbeat interval (${settings.heartbeatMs} ms)`);
   }
   return settings;
 }
 
-/** The URL with its password hidden, for logs. */
+/** The URL (or comma-separated URLs) with passwords hidden, for logs. */
 export function redactUrl(url: string): string {
+  if (url.includes(',')) return url.split(',').map((one) => redactUrl(one.trim())).join(',');
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -83,4 +74,30 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparsable url)';
   }
+}
+
+/** A Redis Cluster's seed nodes and the connection options they share, from comma-separated URLs. */
+export function clusterSeeds(urls: string): { seeds: { host: string; port: number }[]; username?: string; password?: string; tls: boolean } {
+  const parsed = urls
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url.length > 0)
+    .map((url) => {
+      let one: URL;
+      try {
+        one = new URL(url);
+      } catch {
+        throw new ConfigError(`Redis Cluster node "${redactUrl(url)}" is not a redis:// URL`);
+      }
+      if (one.protocol !== 'redis:' && one.protocol !== 'rediss:') throw new ConfigError(`Redis Cluster node "${redactUrl(url)}" is not a redis:// URL`);
+      return one;
+    });
+  if (parsed.length === 0) throw new ConfigError('a Redis Cluster needs the URL of at least one of its nodes');
+  const first = parsed[0];
+  return {
+    seeds: parsed.map((url) => ({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) })),
+    ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+    ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+    tls: first.protocol === 'rediss:',
+  };
 }

@@ -1,31 +1,45 @@
-/** A node's share as the register script takes it, and the changes the register and reap scripts report. */
+/** A node's share as the register script takes it (one per app), and the changes the register and reap scripts report. */
 import type { ClusterChange, NodeSnapshot } from './adapter.js';
 import { RedisKeys, shareField } from './redis-scripts.js';
 
-/** The snapshot as JSON for `heraldRegister`, with its sizes for logs. */
-export function encodeShare(snapshot: NodeSnapshot): { json: string; sizes: { subscriptions: number; presence: number; signIns: number } } {
-  const s = snapshot.subscriptions
-    .filter((entry) => entry.count > 0)
-    .map(({ appId, channel, count }) => {
-      const tag = RedisKeys.tag(appId);
-      return [shareField.subs(tag, channel), tag, channel, count];
-    });
-  const p = snapshot.presence.map(({ appId, channel, socketId, member }) => {
-    const tag = RedisKeys.tag(appId);
-    return [shareField.presence(tag, channel, socketId), tag, channel, member.userId, JSON.stringify(member.userInfo ?? null)];
-  });
-  const u = snapshot.signIns.map(({ appId, userId, socketId }) => {
-    const tag = RedisKeys.tag(appId);
-    return [shareField.signin(tag, userId, socketId), tag, userId];
-  });
-  return { json: JSON.stringify({ s, p, u }), sizes: { subscriptions: s.length, presence: p.length, signIns: u.length } };
+/** One app's part of a node's share, as `heraldRegister` takes it. */
+export interface AppShare {
+  readonly appId: string;
+  readonly s: [string, number][];
+  readonly p: [string, string, string, string][];
+  readonly u: [string, string][];
 }
 
-/** A change as the register and reap scripts report it (app as its key tag). */
+/** The snapshot split by app tag, as JSON for `heraldRegister`. */
+export function encodeShares(snapshot: NodeSnapshot): Map<string, AppShare> {
+  const shares = new Map<string, AppShare>();
+  const of = (appId: string): AppShare => {
+    const tag = RedisKeys.tag(appId);
+    let share = shares.get(tag);
+    if (!share) {
+      share = { appId, s: [], p: [], u: [] };
+      shares.set(tag, share);
+    }
+    return share;
+  };
+  for (const { appId, channel, count } of snapshot.subscriptions) if (count > 0) of(appId).s.push([channel, count]);
+  for (const { appId, channel, socketId, member } of snapshot.presence) {
+    of(appId).p.push([shareField.presence(channel, socketId), channel, member.userId, JSON.stringify(member.userInfo ?? null)]);
+  }
+  for (const { appId, userId, socketId } of snapshot.signIns) of(appId).u.push([shareField.signin(userId, socketId), userId]);
+  return shares;
+}
+
+/** The JSON of one app's share. */
+export function shareJson(share: AppShare | undefined): string {
+  return JSON.stringify({ s: share?.s ?? [], p: share?.p ?? [], u: share?.u ?? [] });
+}
+
+/** A change as the register and reap scripts of one app report it. */
 export type RawChange =
-  | readonly ['count', string, string, number]
-  | readonly ['member', string, string, string, number, string]
-  | readonly ['user', string, string, number];
+  | readonly ['count', string, number]
+  | readonly ['member', string, string, number, string]
+  | readonly ['user', string, number];
 
 /** Decodes the `[state, changes]` JSON the register and reap scripts return. */
 export function decodeScriptResult(raw: unknown): { state: string; changes: RawChange[] } {
@@ -36,17 +50,16 @@ export function decodeScriptResult(raw: unknown): { state: string; changes: RawC
 }
 
 /** The change for the realtime core. */
-export function toClusterChange(change: RawChange): ClusterChange {
-  const appId = decodeURIComponent(change[1]);
+export function toClusterChange(appId: string, change: RawChange): ClusterChange {
   switch (change[0]) {
     case 'count':
-      return { type: 'count', appId, channel: change[2], count: Number(change[3]) };
+      return { type: 'count', appId, channel: change[1], count: Number(change[2]) };
     case 'member': {
-      const present = Number(change[4]) === 1;
-      return { type: 'member', appId, channel: change[2], userId: change[3], userInfo: present ? parseJson(change[5]) : null, present };
+      const present = Number(change[3]) === 1;
+      return { type: 'member', appId, channel: change[1], userId: change[2], userInfo: present ? parseJson(change[4]) : null, present };
     }
     case 'user':
-      return { type: 'user', appId, userId: change[2], online: Number(change[3]) === 1 };
+      return { type: 'user', appId, userId: change[1], online: Number(change[2]) === 1 };
   }
 }
 

@@ -2,8 +2,12 @@
 import { z } from 'zod';
 import { channelKind, channelNameProblem } from '../protocol/channels.js';
 import { channelForUser } from '../protocol/user-channel.js';
+import { pushOptionsSchema, categoriesSchema, appPushFromFile, type AppPush } from '../push/push-options.js';
+import type { CategoryOptions } from '../push/preferences.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+  DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
   DEFAULT_MAX_BACKEND_EVENTS_PER_SECOND,
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_CHANNELS_PER_CONNECTION,
@@ -57,6 +61,8 @@ export const appFileSchema = z
     max_presence_members: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBERS),
     max_presence_member_bytes: z.number().int().positive().default(DEFAULT_MAX_PRESENCE_MEMBER_BYTES),
     allow_client_push: z.boolean().default(false),
+    client_push_max_recipients: z.number().int().positive().max(10_000).default(DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS),
+    client_push_notifications_per_minute: z.number().positive().default(DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE),
     inbox_channel_template: z
       .string()
       .refine((t) => t.includes('{userId}'), 'must contain {userId}')
@@ -65,6 +71,8 @@ export const appFileSchema = z
     inbox_event_name: z.string().min(1).max(200).default('Internal Notification'),
     webhooks: z.array(webhookSchema).default([]),
     webhook_retry_window_seconds: z.number().positive().default(300),
+    push: pushOptionsSchema.default({}),
+    categories: categoriesSchema.default({}),
   })
   .strict();
 
@@ -106,12 +114,20 @@ export interface App {
   readonly maxPresenceMembers: number;
   readonly maxPresenceMemberBytes: number;
   readonly allowClientPush: boolean;
+  /** Most recipients of one push with a user token (400 beyond). */
+  readonly clientPushMaxRecipients: number;
+  /** Notifications (one per recipient) one user may push per minute with user tokens, per node (429 beyond). */
+  readonly clientPushNotificationsPerMinute: number;
   /** Inbox channel of a user, `{userId}` replaced. */
   readonly inboxChannelTemplate: string;
   readonly inboxEventName: string;
   readonly webhooks: readonly WebhookConfig[];
   /** How long a webhook batch is retried (from its creation) before it is parked. */
   readonly webhookRetryWindowSeconds: number;
+  /** Push providers (Web Push, FCM, APNs) and the default push rule. */
+  readonly push: AppPush;
+  /** Notification categories: locked ones, and ones off unless a user turns them on. */
+  readonly categories: Readonly<Record<string, CategoryOptions>>;
 }
 
 /** Converts a validated apps-file entry to an App. */
@@ -138,10 +154,14 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     maxPresenceMembers: entry.max_presence_members,
     maxPresenceMemberBytes: entry.max_presence_member_bytes,
     allowClientPush: entry.allow_client_push,
+    clientPushMaxRecipients: entry.client_push_max_recipients,
+    clientPushNotificationsPerMinute: entry.client_push_notifications_per_minute,
     inboxChannelTemplate: entry.inbox_channel_template,
     inboxEventName: entry.inbox_event_name,
     webhooks: entry.webhooks,
     webhookRetryWindowSeconds: entry.webhook_retry_window_seconds,
+    push: appPushFromFile(entry.push),
+    categories: entry.categories,
   };
 }
 

@@ -53,7 +53,7 @@ export function registerAdminRoutes(api: HttpApi, deps: AdminRouteDeps, options:
     .route('GET', `${base}/stream`, (ctx) => stream(ctx, routeDeps), forApp)
     // The same body as the Pusher API's POST /events; it spends the app's event budget like it.
     .route('POST', `${base}/events`, (ctx) => triggerEvents(ctx, realtime), { ...forApp, limit: 'events', cost: channelCount })
-    .route('POST', `${base}/notifications`, (ctx) => pushNotifications(ctx, inbox), { ...forApp, limit: 'events' })
+    .route('POST', `${base}/notifications`, (ctx) => pushNotifications(ctx, inbox, null), { ...forApp, limit: 'events' })
     .route('GET', `${base}/users/:userId/notifications`, (ctx) => listNotifications(ctx, inbox), forApp)
     .route('GET', `${base}/users/:userId/notifications/count`, (ctx) => countNotifications(ctx, inbox), forApp);
 

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../config/apps.js';
 import type { UserClaims } from '../inbox/user-tokens.js';
-import { badRequest, HttpError, tooLarge } from '../protocol/errors.js';
+import { badRequest, HttpError, tooLarge, type RegisteredError } from '../protocol/errors.js';
 import { jsonDepthExceeds } from '../protocol/json-depth.js';
 import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import type { Params } from './router.js';
@@ -17,8 +17,10 @@ export interface RequestContext {
   readonly query: URLSearchParams;
   readonly params: Params;
   readonly requestId: string;
-  /** Raw body bytes (empty for GET). */
+  /** Raw body bytes: empty until read, which happens after the route's authentication (and for GET never). */
   body: Buffer;
+  /** Set once the query's Pusher signature is verified; the body is then checked against its `body_md5`. */
+  pusherSigned?: boolean;
   /** The app, once the route's authentication found it. */
   app?: App;
   /** Who is calling, once authenticated: the app's backend or one user. */
@@ -122,9 +124,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Writes an HttpError as `{ error, code }`. */
-export function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
-  sendJson(res, error.status, { error: error.message, code: error.code }, { ...headers, ...error.headers });
+/** Writes a registered error as its HTTP status and `{ error, code }`. */
+export function sendError(res: ServerResponse, error: RegisteredError, headers: Record<string, string> = {}): void {
+  sendJson(res, error.definition.status ?? 500, { error: error.message, code: error.code }, { ...headers, ...error.headers });
 }
 
 export { HttpError };

@@ -65,7 +65,7 @@ export function registerDemoRoutes(api: HttpApi, deps: DemoRouteDeps, options: D
       async (ctx) => {
         const app = demoApp();
         const userId = demoUserId(jsonBody(ctx).user_id);
-        const token = await signUserToken({ appSecret: app.secret, userId, expiresInSeconds: DEMO_TOKEN_SECONDS });
+        const token = await signUserToken({ appSecret: app.secret, userId, expiresInSeconds: DEMO_TOKEN_SECONDS, demo: true });
         return {
           token,
           user_id: userId,

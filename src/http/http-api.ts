@@ -4,10 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../config/apps.js';
 import { AppRateLimits, type RateKind } from '../limits/rate-limits.js';
-import { HttpError, notFound } from '../protocol/errors.js';
+import { ClusterUnavailableError, Errors, HttpError, notFound, StoreUnavailableError } from '../protocol/errors.js';
 import { InFlight } from '../ops/in-flight.js';
 import { readBody, Reply, sendError, sendJson, type RequestContext } from './context.js';
-import { authenticatePusher } from './pusher-signature.js';
+import { authenticatePusher, verifySignedBody } from './pusher-signature.js';
+import { parseQuery } from './query.js';
 import { Router } from './router.js';
 
 /** A route handler: returns the JSON body of a 200, a Reply, or throws an HttpError. */
@@ -19,7 +20,8 @@ export type RouteAuth = 'pusher' | 'none' | ((ctx: RequestContext) => void | Pro
 /** How a route is registered. */
 export interface RouteOptions {
   readonly auth: RouteAuth;
-  readonly bodyLimit?: number;
+  /** Largest body accepted (413 beyond); a function is asked after authentication, so it may depend on the caller. */
+  readonly bodyLimit?: number | ((ctx: RequestContext) => number);
   /** The app budget the route spends once authenticated (429 when spent). */
   readonly limit?: RateKind;
   /** How much of it one request spends (default 1); may read the body. */
@@ -30,7 +32,7 @@ interface RouteEntry extends RouteOptions {
   /** The path pattern, e.g. `/apps/:appId/events`: the route's name in logs and metrics. */
   readonly pattern: string;
   readonly handler: Handler;
-  readonly bodyLimit: number;
+  readonly bodyLimit: number | ((ctx: RequestContext) => number);
 }
 
 /** Told about every finished request, with the route pattern (not the raw path). */
@@ -42,10 +44,19 @@ export const UNMATCHED_ROUTE = '(unmatched)';
 /** Default request body limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** Default bound on the body bytes being read at once for routes without authentication. */
+export const DEFAULT_MAX_UNAUTHENTICATED_BODY_BYTES = 1024 * 1024;
+
 export interface HttpApiDeps {
   readonly apps: AppRegistry;
   readonly logger: Logger;
   readonly now: () => number;
+  /**
+   * Body bytes that requests to routes without authentication may have in reading at once (each
+   * counted at its declared length, or its route's limit); beyond it, 503. Authenticated routes
+   * read their body only after authentication.
+   */
+  readonly maxUnauthenticatedBodyBytes?: number;
 }
 
 /** Routes HTTP requests; every error becomes a real status with `{ error, code }`. */
@@ -56,6 +67,7 @@ export class HttpApi {
   private observer: RequestObserver | null = null;
   private readonly inFlight = new InFlight();
   private draining = false;
+  private unauthenticatedBodyBytes = 0;
 
   constructor(private readonly deps: HttpApiDeps) {
     this.limits = new AppRateLimits(deps.now);
@@ -79,6 +91,24 @@ export class HttpApi {
   drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     return this.inFlight.settled(timeoutMs);
+  }
+
+  /** Reads the body within the route's limit; a route without authentication reads within the shared budget. */
+  private async readBody(ctx: RequestContext, route: RouteEntry): Promise<Buffer> {
+    const limit = typeof route.bodyLimit === 'function' ? route.bodyLimit(ctx) : route.bodyLimit;
+    if (route.auth !== 'none') return readBody(ctx.req, limit);
+    const declared = Number(ctx.req.headers['content-length']);
+    const reserved = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, limit) : limit;
+    const budget = this.deps.maxUnauthenticatedBodyBytes ?? DEFAULT_MAX_UNAUTHENTICATED_BODY_BYTES;
+    if (reserved > 0 && this.unauthenticatedBodyBytes + reserved > budget) {
+      throw Errors.busy('Too many request bodies are being received; try again shortly', { 'retry-after': '1' });
+    }
+    this.unauthenticatedBodyBytes += reserved;
+    try {
+      return await readBody(ctx.req, limit);
+    } finally {
+      this.unauthenticatedBodyBytes -= reserved;
+    }
   }
 
   /** Handles one request; never throws. */
@@ -105,7 +135,7 @@ export class HttpApi {
       const match = this.router.match(method, path);
       if (match.kind === 'not-found') throw notFound(`No route for ${method} ${path}`);
       if (match.kind === 'method-not-allowed') {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
+        throw Errors.methodNotAllowed(`${method} is not allowed on ${path}; use ${match.allowed.join(' or ')}`, { allow: match.allowed.join(', ') });
       }
       const route = match.handler;
       routeName = route.pattern;
@@ -114,23 +144,26 @@ export class HttpApi {
         res,
         method,
         path,
-        query: new URLSearchParams(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)),
+        query: parseQuery(queryStart === -1 ? '' : rawUrl.slice(queryStart + 1)),
         params: match.params,
         requestId,
-        body: method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req, route.bodyLimit),
+        body: EMPTY_BODY,
       };
+      // Authenticated before the body is read: a stranger's request never gets its body buffered.
       if (route.auth === 'pusher') authenticatePusher(ctx, this.deps.apps, this.deps.now());
       else if (typeof route.auth === 'function') await route.auth(ctx);
+      if (method !== 'GET' && method !== 'HEAD') ctx.body = await this.readBody(ctx, route);
+      verifySignedBody(ctx);
       if (route.limit && ctx.app) this.limits.take(ctx.app, route.limit, route.cost?.(ctx) ?? 1);
       const result = await route.handler(ctx);
       if (result instanceof Reply) sendJson(res, result.status, result.body, { ...corsHeaders(req), ...result.headers });
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
-      if (error instanceof HttpError) {
+      if (error instanceof HttpError || error instanceof ClusterUnavailableError || error instanceof StoreUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {
         logger.error({ err: error, method, path }, 'unhandled error in HTTP route');
-        sendError(res, new HttpError(500, 'internal_error', 'Internal server error'), corsHeaders(req));
+        sendError(res, Errors.internalError(), corsHeaders(req));
       }
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -140,11 +173,14 @@ export class HttpApi {
   }
 }
 
+/** The body of a request that has none, or whose body is not read. */
+const EMPTY_BODY = Buffer.alloc(0);
+
 /** Browsers call the auth and inbox routes from pages on other origins. */
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   return {
     'access-control-allow-origin': typeof req.headers.origin === 'string' ? req.headers.origin : '*',
-    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
     'access-control-allow-headers': 'authorization, content-type, x-request-id',
     'access-control-max-age': '600',
     // So a page can read how long a 429 asks it to wait, and quote the request id.

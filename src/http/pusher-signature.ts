@@ -19,8 +19,10 @@ export function hasPusherSignature(ctx: RequestContext): boolean {
 }
 
 /**
- * Verifies `auth_key`, `auth_timestamp` (within 600 s), `auth_version`, `body_md5` and
- * `auth_signature`; throws 401 naming the part that failed.
+ * Verifies `auth_key`, `auth_timestamp` (within 600 s), `auth_version` and `auth_signature`;
+ * throws 401 naming the part that failed. The signature covers the query, `body_md5` included, so
+ * it is checked before the body is read; the body is checked against `body_md5` once read
+ * (`verifySignedBody`).
  */
 export function verifyPusherSignature(ctx: RequestContext, app: App, nowMs: number): void {
   const { query } = ctx;
@@ -35,12 +37,16 @@ export function verifyPusherSignature(ctx: RequestContext, app: App, nowMs: numb
   if (!Number.isFinite(seconds) || Math.abs(nowMs / 1000 - seconds) > HTTP_TIMESTAMP_WINDOW_SECONDS) {
     throw unauthorized(`auth_timestamp is more than ${HTTP_TIMESTAMP_WINDOW_SECONDS} seconds from the server time; check the clock`);
   }
-  if (ctx.body.length > 0) {
-    const bodyMd5 = query.get('body_md5');
-    if (!bodyMd5 || !safeEqual(bodyMd5, md5Hex(ctx.body))) throw unauthorized('body_md5 does not match the request body');
-  }
   const expected = signHttpRequest(app.secret, ctx.method, ctx.path, query);
   if (!safeEqual(expected, signature)) throw unauthorized('Invalid auth_signature');
+  ctx.pusherSigned = true;
+}
+
+/** Checks a read body against the signed `body_md5` of a request `verifyPusherSignature` accepted. */
+export function verifySignedBody(ctx: RequestContext): void {
+  if (!ctx.pusherSigned || ctx.body.length === 0) return;
+  const bodyMd5 = ctx.query.get('body_md5');
+  if (!bodyMd5 || !safeEqual(bodyMd5, md5Hex(ctx.body))) throw unauthorized('body_md5 does not match the request body');
 }
 
 /** Finds the app and verifies the Pusher signature. */

@@ -1,7 +1,7 @@
 /** Serves a web page built by `npm run build` (dist/web/{name}/): `/{name}`, `/{name}/` and `/{name}/{file}`. */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { HttpError, notFound } from '../protocol/errors.js';
+import { Errors, notFound } from '../protocol/errors.js';
 import type { RequestContext } from './context.js';
 import type { HttpApi } from './http-api.js';
 
@@ -49,7 +49,7 @@ export function registerWebAssets(api: HttpApi, name: string, dir: URL): void {
       bytes = await body;
     } catch (error) {
       if (file === 'index.html') {
-        throw new HttpError(404, 'not_built', `The ${name} page is missing (${(error as Error).message}): run npm run build`);
+        throw Errors.notBuilt(`The ${name} page is missing (${(error as Error).message}): run npm run build`);
       }
       throw notFound(`No file "${file}" in /${name}`);
     }

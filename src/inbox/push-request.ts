@@ -1,6 +1,7 @@
 /** Validation of a push request body into what the store keeps. Pure; every error names its field. */
 import { randomUUID } from 'node:crypto';
 import { badRequest, tooLarge } from '../protocol/errors.js';
+import { parsePushRuleOverride, type PushRuleOverride } from '../push/rule.js';
 import { PRIORITIES, type NotificationButton, type Priority } from '../store/store.js';
 
 /** Most recipients of one push. */
@@ -14,6 +15,8 @@ export const MAX_BUTTONS = 10;
 export interface PushRequest {
   readonly userIds: string[];
   readonly idempotencyKey: string | null;
+  /** `notification.push`: the fields of the push rule this notification sets (the app's default fills the rest). */
+  readonly push: PushRuleOverride | null;
   readonly notification: {
     readonly id: string;
     readonly heading: string | null;
@@ -29,8 +32,6 @@ export interface PushRequest {
     readonly expiresAt: Date | null;
     readonly collapseKey: string | null;
   };
-  /** The `push` rule (design.md §6) as sent; validated by the push outbox. */
-  readonly push?: unknown;
 }
 
 /** Most tags on a notification. */
@@ -253,6 +254,7 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   return {
     userIds: [...new Set(userIds as string[])],
     idempotencyKey: (idempotencyKey as string | undefined) ?? null,
+    push: parsePushRuleOverride(fields.push),
     notification: {
       id: (id as string | undefined) ?? randomUUID(),
       heading: optionalText(fields.heading, 'notification.heading', 500),
@@ -268,6 +270,5 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
       expiresAt: parseExpiry(fields, sendAfter, nowMs),
       collapseKey: parseLabel(fields.collapse_key, 'notification.collapse_key'),
     },
-    ...(fields.push === undefined ? {} : { push: fields.push }),
   };
 }

@@ -10,7 +10,13 @@ export interface UserClaims {
   /** Optional `watchlist` claim for `pusher:signin`. */
   readonly watchlist: string[] | undefined;
   readonly expiresAt: Date;
+  /** True for a token of the public demo (`POST /demo/token`): it reaches only its own demo inbox. */
+  readonly demo: boolean;
 }
+
+/** The claim that marks a demo token; only Herald's own demo endpoint signs it. */
+const SCOPE_CLAIM = 'herald_scope';
+const DEMO_SCOPE = 'demo';
 
 const encoder = new TextEncoder();
 
@@ -43,6 +49,7 @@ export async function verifyUserToken(token: string, appSecret: string, nowMs: n
     userInfo: payload.user_info ?? null,
     watchlist: watchlist as string[] | undefined,
     expiresAt: new Date((payload.exp as number) * 1000),
+    demo: payload[SCOPE_CLAIM] === DEMO_SCOPE,
   };
 }
 
@@ -54,6 +61,8 @@ export interface SignUserTokenOptions {
   readonly expiresInSeconds?: number;
   readonly userInfo?: unknown;
   readonly watchlist?: string[];
+  /** Marks the token as the public demo's, confined to its own demo inbox. */
+  readonly demo?: boolean;
 }
 
 /** Signs a user token for a client: what an app's backend hands its logged-in users. */
@@ -61,6 +70,7 @@ export async function signUserToken(options: SignUserTokenOptions): Promise<stri
   const claims: Record<string, unknown> = {};
   if (options.userInfo !== undefined) claims.user_info = options.userInfo;
   if (options.watchlist !== undefined) claims.watchlist = options.watchlist;
+  if (options.demo) claims[SCOPE_CLAIM] = DEMO_SCOPE;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.userId)

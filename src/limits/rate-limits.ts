@@ -1,6 +1,6 @@
 /** Per-app HTTP rate limits: backend events and read requests per second, answered with 429. */
 import type { App } from '../config/apps.js';
-import { HttpError } from '../protocol/errors.js';
+import { Errors, type HttpError } from '../protocol/errors.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** What a rate-limited route spends: backend events (`/events`, `/batch_events`, `/notifications`) or reads (GET). */
@@ -8,7 +8,7 @@ export type RateKind = 'events' | 'reads';
 
 /** 429 with `Retry-After` (whole seconds, at least 1) and the JSON error body. */
 export function rateLimited(message: string, retryAfterMs: number): HttpError {
-  return new HttpError(429, 'rate_limited', message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+  return Errors.rateLimited(message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
 }
 
 /**

@@ -33,4 +33,9 @@ export class TokenBucket {
     }
     return Math.ceil(((need - this.tokens) * 1000) / this.rate);
   }
+
+  /** Whether the bucket would be full at `nowMs` (it then carries no state worth keeping). */
+  isFull(nowMs: number): boolean {
+    return this.tokens + (Math.max(0, nowMs - this.updatedAt) * this.rate) / 1000 >= this.capacity;
+  }
 }

@@ -7,6 +7,8 @@ import type { RealtimeEvent } from '../realtime/events.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { plainCounter, plainGauge } from './plain-metrics.js';
 import { registerWebhookMetrics, type WebhookMetricsSource } from './webhook-metrics.js';
+import { registerPushMetrics } from './push-metrics.js';
+import type { PushWorker } from '../push/push-worker.js';
 
 /** What the metrics read. */
 export interface MetricsDeps {
@@ -72,6 +74,12 @@ export class HeraldMetrics {
     plainCounter(registers, 'herald_websocket_sent_bytes_total', 'Bytes written to clients, WebSocket framing included', () => traffic.bytesOut);
     plainCounter(registers, 'herald_slow_consumer_closes_total', 'Sockets closed with 4100 because their unsent bytes passed the bound (HERALD_MAX_BUFFERED_BYTES)', () => traffic.slowConsumerCloses);
 
+    const cluster = realtime.adapter.traffic;
+    plainCounter(registers, 'herald_cluster_messages_published_total', 'Messages this node sent to the other nodes (an event for a channel, a message for a user)', () => cluster.published);
+    plainCounter(registers, 'herald_cluster_messages_received_total', "Other nodes' messages this node received: only those of the channels and users its sockets need", () => cluster.received);
+    plainCounter(registers, 'herald_cluster_echoes_total', "This node's own messages that Redis handed back (it also listens to the channel); dropped unparsed", () => cluster.echoes);
+    plainGauge(registers, 'herald_cluster_topics', 'Channels and users this node listens to in Redis (one sharded pub/sub subscription each)', () => cluster.topics);
+
     const counters = inbox.counters;
     plainCounter(registers, 'herald_inbox_pushes_total', 'Inbox pushes stored (idempotent replays excluded)', () => counters.pushes);
     plainCounter(registers, 'herald_inbox_notifications_total', 'Notifications stored, one per addressed user', () => counters.notifications);
@@ -103,6 +111,11 @@ export class HeraldMetrics {
   /** Adds the webhook queue depth, retries and failures (for a node with a webhook dispatcher). */
   watchWebhooks(source: WebhookMetricsSource): void {
     registerWebhookMetrics(this.registry, source);
+  }
+
+  /** Adds the push queue depth, sends, retries, parked deliveries and removed devices. */
+  watchPush(worker: Pick<PushWorker, 'counters' | 'depth' | 'sending'>): void {
+    registerPushMetrics(this.registry, worker);
   }
 
   /** Counts a reload of the apps file. */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { parseAppsFile, type App, type AppRegistry } from '../config/apps.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { Errors } from '../protocol/errors.js';
 import type { Realtime } from '../realtime/realtime.js';
 
 /** What a reload changed, by app id. */
@@ -36,11 +36,8 @@ export function applyApps(registry: AppRegistry, realtime: Realtime, apps: reado
     const next = registry.findById(id);
     if (next) realtime.hub(next);
     if (next?.enabled) continue;
-    const [code, message] = next ? [ErrorCode.AppDisabled, 'Application is disabled'] : [ErrorCode.AppNotFound, 'Application was removed from this cluster'];
-    for (const connection of [...hub.connections.values()]) {
-      connection.sendError(code, message);
-      connection.close(code, message);
-    }
+    const error = next ? Errors.appDisabled() : Errors.appNotFound('Application was removed from this cluster');
+    for (const connection of [...hub.connections.values()]) connection.fail(error);
   }
   return change;
 }

@@ -1,5 +1,5 @@
 /** Channel names and kinds, decided by prefix as Pusher does. Pure functions. */
-import { ProtocolError } from './errors.js';
+import { Errors } from './errors.js';
 import { MAX_CHANNEL_NAME_LENGTH } from './limits.js';
 
 /** What a channel's name makes it. */
@@ -61,7 +61,7 @@ export function channelNameProblem(name: unknown): string | null {
 /** Throws a (non-closing) protocol error when a channel name is invalid. */
 export function assertChannelName(name: unknown): asserts name is string {
   const problem = channelNameProblem(name);
-  if (problem) throw new ProtocolError(null, problem);
+  if (problem) throw Errors.invalidChannelName(problem);
 }
 
 /** The user id in a `#server-to-user-{id}` channel name. */

@@ -1,5 +1,5 @@
 /** Decoding client frames into typed messages and encoding server messages. Pure functions. */
-import { ProtocolError } from './errors.js';
+import { Errors } from './errors.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { MAX_EVENT_NAME_LENGTH, MAX_JSON_DEPTH } from './limits.js';
 
@@ -19,29 +19,29 @@ function objectData(event: string, data: unknown): Record<string, unknown> {
     try {
       value = JSON.parse(value);
     } catch {
-      throw new ProtocolError(null, `${event}: data is not valid JSON`);
+      throw Errors.invalidField(event, 'data is not valid JSON');
     }
   }
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ProtocolError(null, `${event}: data must be an object`);
+  if (typeof value !== 'object' || Array.isArray(value)) throw Errors.invalidField(event, 'data must be an object');
   return value as Record<string, unknown>;
 }
 
 function requiredString(event: string, data: Record<string, unknown>, field: string): string {
   const value = data[field];
-  if (typeof value !== 'string' || value.length === 0) throw new ProtocolError(null, `${event}: ${field} must be a non-empty string`);
+  if (typeof value !== 'string' || value.length === 0) throw Errors.invalidField(event, `${field} must be a non-empty string`);
   return value;
 }
 
 function optionalString(event: string, data: Record<string, unknown>, field: string): string | undefined {
   const value = data[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new ProtocolError(null, `${event}: ${field} must be a string`);
+  if (typeof value !== 'string') throw Errors.invalidField(event, `${field} must be a string`);
   return value;
 }
 
 /**
- * Turns one text frame into a typed message, or throws a ProtocolError saying what was wrong.
+ * Turns one text frame into a typed message, or throws a registered ProtocolError saying what was wrong.
  * Channel names and authorisation are checked later, by the connection.
  */
 export function decodeClientMessage(text: string): ClientMessage {
@@ -49,13 +49,13 @@ export function decodeClientMessage(text: string): ClientMessage {
   try {
     frame = JSON.parse(text);
   } catch {
-    throw new ProtocolError(null, 'Malformed message: not valid JSON');
+    throw Errors.malformedMessage('not valid JSON');
   }
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-    throw new ProtocolError(null, 'Malformed message: expected a JSON object');
+    throw Errors.malformedMessage('expected a JSON object');
   }
   const { event, data, channel } = frame as Record<string, unknown>;
-  if (typeof event !== 'string' || event.length === 0) throw new ProtocolError(null, 'Malformed message: "event" must be a non-empty string');
+  if (typeof event !== 'string' || event.length === 0) throw Errors.malformedMessage('"event" must be a non-empty string');
 
   switch (event) {
     case 'pusher:ping':
@@ -80,13 +80,13 @@ export function decodeClientMessage(text: string): ClientMessage {
   }
 
   if (event.startsWith('client-')) {
-    if (event.length > MAX_EVENT_NAME_LENGTH) throw new ProtocolError(4301, `Event name is longer than ${MAX_EVENT_NAME_LENGTH} characters`);
-    if (typeof channel !== 'string' || channel.length === 0) throw new ProtocolError(4301, 'Client event needs a "channel"');
-    if (jsonDepthExceeds(data, MAX_JSON_DEPTH)) throw new ProtocolError(4301, `Client event data is nested more than ${MAX_JSON_DEPTH} levels deep`);
+    if (event.length > MAX_EVENT_NAME_LENGTH) throw Errors.clientEventInvalid(`Event name is longer than ${MAX_EVENT_NAME_LENGTH} characters`);
+    if (typeof channel !== 'string' || channel.length === 0) throw Errors.clientEventInvalid('Client event needs a "channel"');
+    if (jsonDepthExceeds(data, MAX_JSON_DEPTH)) throw Errors.clientEventInvalid(`Client event data is nested more than ${MAX_JSON_DEPTH} levels deep`);
     const rawData = typeof data === 'string' ? data : JSON.stringify(data ?? null);
     return { type: 'client-event', event, channel, data, rawData };
   }
-  throw new ProtocolError(null, `Unsupported event "${event.slice(0, MAX_EVENT_NAME_LENGTH)}": client events must start with "client-"`);
+  throw Errors.unsupportedEvent(event.slice(0, MAX_EVENT_NAME_LENGTH));
 }
 
 /** A server-to-client frame. `data` is sent as given: a string stays a string, as Pusher does. */
@@ -106,6 +106,11 @@ export function connectionEstablished(socketId: string, activityTimeoutSeconds: 
 /** `pusher:error` with a code (or null) and a message. */
 export function errorMessage(code: number | null, message: string): string {
   return encodeEvent('pusher:error', { code, message });
+}
+
+/** `pusher:subscription_error` on a channel, the way pusher-js reports a refused subscription to its listeners. */
+export function subscriptionError(channel: string, message: string, status: number): string {
+  return encodeEvent('pusher:subscription_error', { type: 'AuthError', error: message, status }, channel);
 }
 
 /** `pusher:pong`, the answer to a client ping. */

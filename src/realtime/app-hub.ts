@@ -1,10 +1,15 @@
 /** One app's live state on this node: its connections, channels and signed-in users. */
+import type { ClusterAdapter } from '../cluster/adapter.js';
 import type { App } from '../config/apps.js';
 import type { Connection } from './connection.js';
 import { LocalChannel } from './local-channel.js';
 import { outbound, type OutboundMessage } from './transport.js';
 
-/** This node's sockets of one app, indexed for fan-out. */
+/**
+ * This node's sockets of one app, indexed for fan-out. Every socket added to or removed from a
+ * channel, the sign-ins or the watchers is told to the cluster adapter, so this node hears the
+ * other nodes' messages for exactly the channels and users its sockets need.
+ */
 export class AppHub {
   readonly connections = new Map<string, Connection>();
   readonly channels = new Map<string, LocalChannel>();
@@ -13,7 +18,10 @@ export class AppHub {
   /** Sockets watching a user id (from `user_data.watchlist`). */
   readonly watchers = new Map<string, Set<Connection>>();
 
-  constructor(public app: App) {}
+  constructor(
+    public app: App,
+    private readonly adapter: ClusterAdapter,
+  ) {}
 
   /** The channel, created when first subscribed. */
   channel(name: string): LocalChannel {
@@ -25,12 +33,15 @@ export class AppHub {
     return channel;
   }
 
-  /** Adds a subscriber; false if it was already subscribed. */
-  addSubscriber(name: string, connection: Connection): boolean {
+  /**
+   * Adds a subscriber; null if it was already subscribed, otherwise a promise that resolves once
+   * the other nodes' events of the channel reach this node (rejects when the cluster is unreachable).
+   */
+  addSubscriber(name: string, connection: Connection): Promise<void> | null {
     const channel = this.channel(name);
-    if (channel.subscribers.has(connection)) return false;
+    if (channel.subscribers.has(connection)) return null;
     channel.subscribers.add(connection);
-    return true;
+    return this.adapter.listenChannel(this.app.id, name);
   }
 
   /** Removes a subscriber; false if it was not subscribed. Drops empty channels. */
@@ -38,6 +49,7 @@ export class AppHub {
     const channel = this.channels.get(name);
     if (!channel || !channel.subscribers.delete(connection)) return false;
     if (channel.subscribers.size === 0) this.channels.delete(name);
+    this.adapter.unlistenChannel(this.app.id, name);
     return true;
   }
 
@@ -49,34 +61,43 @@ export class AppHub {
   }
 
   addUserSocket(userId: string, connection: Connection): void {
-    addTo(this.users, userId, connection);
+    if (addTo(this.users, userId, connection)) this.listenUser(userId);
   }
 
   removeUserSocket(userId: string, connection: Connection): void {
-    removeFrom(this.users, userId, connection);
+    if (removeFrom(this.users, userId, connection)) this.adapter.unlistenUser(this.app.id, userId);
   }
 
   addWatcher(userId: string, connection: Connection): void {
-    addTo(this.watchers, userId, connection);
+    if (addTo(this.watchers, userId, connection)) this.listenUser(userId);
   }
 
   removeWatcher(userId: string, connection: Connection): void {
-    removeFrom(this.watchers, userId, connection);
+    if (removeFrom(this.watchers, userId, connection)) this.adapter.unlistenUser(this.app.id, userId);
+  }
+
+  /** A user's messages (terminate, watchlist) are best effort: the adapter listens again once the cluster is back. */
+  private listenUser(userId: string): void {
+    this.adapter.listenUser(this.app.id, userId).catch(() => undefined);
   }
 }
 
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+/** Adds to a set of the index; true when it was not there. */
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): boolean {
   let set = index.get(key);
   if (!set) {
     set = new Set();
     index.set(key, set);
   }
+  if (set.has(value)) return false;
   set.add(value);
+  return true;
 }
 
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+/** Removes from a set of the index; true when it was there. */
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): boolean {
   const set = index.get(key);
-  if (!set) return;
-  set.delete(value);
+  if (!set || !set.delete(value)) return false;
   if (set.size === 0) index.delete(key);
+  return true;
 }

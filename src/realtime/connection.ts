@@ -1,12 +1,14 @@
-/** One client socket: its protocol state, and the dispatch of the frames it sends. */
-import { ErrorCode, ProtocolError } from '../protocol/errors.js';
-import { connectionEstablished, decodeClientMessage, errorMessage, PING, PONG, type ClientMessage } from '../protocol/messages.js';
+/**
+ * One client socket: its protocol state, and the order in which its frames are handled. The
+ * handlers live elsewhere (subscriptions, sign-in, client events) and reach this state only through
+ * the methods below; what they need from the node comes in through `ConnectionHost`.
+ */
+import type { Logger } from 'pino';
+import type { App } from '../config/apps.js';
+import { ErrorCode, Errors, ProtocolError, RegisteredError } from '../protocol/errors.js';
+import { connectionEstablished, decodeClientMessage, errorMessage, PING, subscriptionError, type ClientMessage } from '../protocol/messages.js';
 import { newSocketId } from '../protocol/socket-id.js';
-import type { AppHub } from './app-hub.js';
-import { handleClientEvent } from './client-events.js';
-import type { Realtime } from './realtime.js';
-import { handleSignin, signOut } from './signin.js';
-import { handleSubscribe, handleUnsubscribe, unsubscribeAll } from './subscriptions.js';
+import type { TrafficCounters } from './traffic.js';
 import { outbound, type Transport } from './transport.js';
 
 const PING_MESSAGE = outbound(PING);
@@ -18,7 +20,6 @@ const NO_WATCHLIST: readonly string[] = Object.freeze([]);
  * in memory. With the local adapter the wait is a few microtasks and a socket's backlog never nears it.
  */
 export const MAX_QUEUED_FRAME_CHARS = 1024 * 1024;
-const PONG_MESSAGE = outbound(PONG);
 
 /** A subscription of this socket; presence ones remember the member. */
 export interface Subscription {
@@ -26,18 +27,47 @@ export interface Subscription {
   readonly presenceUserInfo?: unknown;
 }
 
+/** The timers and bounds a connection enforces. */
+export interface ConnectionOptions {
+  /** Seconds of client silence before the server pings (also told to clients). */
+  readonly activityTimeoutSeconds: number;
+  /** Milliseconds to wait for any sign of life after a ping before closing with 4201. */
+  readonly pongTimeoutMs: number;
+  /** Milliseconds an unauthenticated socket may live in authorised-connections mode. */
+  readonly authorisedGraceMs: number;
+  /** Unsent bytes after which a slow socket is closed with 4100. */
+  readonly maxBufferedBytes: number;
+}
+
+/** What a connection needs from its node: one object shared by every connection. */
+export interface ConnectionHost {
+  readonly options: ConnectionOptions;
+  readonly logger: Logger;
+  readonly traffic: TrafficCounters;
+  now(): number;
+  /** Handles one decoded message of the connection; a rejected promise or a throw is reported with `fail`. */
+  dispatch(connection: Connection, message: ClientMessage): Promise<void> | void;
+  /** Removes a closed connection's subscriptions and sign-in everywhere; called once. */
+  release(connection: Connection): Promise<void>;
+  /** The connection is closed and released. */
+  forget(connection: Connection): void;
+}
+
+/** What a connection reads its app from: the app's hub, whose app a reload may replace. */
+export interface AppScope {
+  readonly app: App;
+}
+
 /** A connected client socket. */
 export class Connection {
   readonly socketId = newSocketId();
   readonly connectedAt: number;
-  readonly subscriptions = new Map<string, Subscription>();
-  /** User id after `pusher:signin`. */
-  userId: string | null = null;
-  watchlist: readonly string[] = NO_WATCHLIST;
-  /** Signed in, or subscribed to an authorised channel (authorised-connections mode). */
-  authorised = false;
-  closed = false;
 
+  private readonly subscribed = new Map<string, Subscription>();
+  private signedInAs: string | null = null;
+  private watched: readonly string[] = NO_WATCHLIST;
+  private isAuthorised = false;
+  private isClosed = false;
   private lastSeen: number;
   private pingSentAt: number | null = null;
   private clientEventWindowStart = 0;
@@ -50,12 +80,72 @@ export class Connection {
   private cleanupDone = false;
 
   constructor(
-    readonly realtime: Realtime,
-    readonly hub: AppHub,
+    private readonly host: ConnectionHost,
+    private readonly scope: AppScope,
     readonly transport: Transport,
   ) {
-    this.connectedAt = realtime.now();
+    this.connectedAt = host.now();
     this.lastSeen = this.connectedAt;
+  }
+
+  get app(): App {
+    return this.scope.app;
+  }
+
+  /** User id after `pusher:signin`, else null. */
+  get userId(): string | null {
+    return this.signedInAs;
+  }
+
+  /** The user ids this signed-in socket watches. */
+  get watchlist(): readonly string[] {
+    return this.watched;
+  }
+
+  /** Signed in, or subscribed to an authorised channel (authorised-connections mode). */
+  get authorised(): boolean {
+    return this.isAuthorised;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Number of channels subscribed. */
+  get subscriptionCount(): number {
+    return this.subscribed.size;
+  }
+
+  /** The subscription to a channel, if any. */
+  subscription(channel: string): Subscription | undefined {
+    return this.subscribed.get(channel);
+  }
+
+  /** Records a subscription; one to an authorised channel authorises the connection. */
+  addSubscription(channel: string, subscription: Subscription, authorisedChannel: boolean): void {
+    this.subscribed.set(channel, subscription);
+    if (authorisedChannel) this.isAuthorised = true;
+  }
+
+  /** Forgets a subscription; returns it, or undefined when there was none. */
+  removeSubscription(channel: string): Subscription | undefined {
+    const subscription = this.subscribed.get(channel);
+    if (subscription) this.subscribed.delete(channel);
+    return subscription;
+  }
+
+  /** Forgets every subscription; returns them. */
+  removeAllSubscriptions(): [string, Subscription][] {
+    const all = [...this.subscribed];
+    this.subscribed.clear();
+    return all;
+  }
+
+  /** Records the sign-in of a user (with a watchlist); it authorises the connection. */
+  signIn(userId: string, watchlist: readonly string[]): void {
+    this.signedInAs = userId;
+    this.watched = watchlist.length === 0 ? NO_WATCHLIST : watchlist;
+    this.isAuthorised = true;
   }
 
   /** Resolves when the socket is closed and its subscriptions are removed everywhere. */
@@ -64,18 +154,14 @@ export class Connection {
     return (this.cleanedUpPromise ??= new Promise((resolve) => (this.resolveCleanedUp = resolve)));
   }
 
-  get app() {
-    return this.hub.app;
-  }
-
   /** Sends `pusher:connection_established`. */
   start(): void {
-    this.transport.send(outbound(connectionEstablished(this.socketId, this.realtime.options.activityTimeoutSeconds)));
+    this.transport.send(outbound(connectionEstablished(this.socketId, this.host.options.activityTimeoutSeconds)));
   }
 
   /** Any sign of life from the client: a frame, a WebSocket ping or pong. */
   touch(): void {
-    this.lastSeen = this.realtime.now();
+    this.lastSeen = this.host.now();
     this.pingSentAt = null;
   }
 
@@ -85,7 +171,7 @@ export class Connection {
    */
   handleFrame(text: string): void {
     this.touch();
-    if (this.closed) return;
+    if (this.isClosed) return;
     let message: ClientMessage;
     try {
       message = decodeClientMessage(text);
@@ -95,7 +181,7 @@ export class Connection {
     }
     if (this.pending) {
       if (this.queuedChars + text.length > MAX_QUEUED_FRAME_CHARS) {
-        this.close(ErrorCode.OverCapacity, 'Client sends messages faster than the server can handle them');
+        this.close(Errors.framesTooFast());
         return;
       }
       const size = text.length;
@@ -111,25 +197,34 @@ export class Connection {
     if (result) this.track(result);
   }
 
-  /** Sends a `pusher:error`, closing too when the error says so. */
-  sendError(code: number | null, message: string): void {
-    this.transport.send(outbound(errorMessage(code, message)));
+  /** A binary frame: refused, the socket stays open. */
+  handleBinaryFrame(): void {
+    this.touch();
+    this.fail(Errors.binaryFrame());
   }
 
-  /** Reports a failure to the client; unexpected errors are logged, never thrown. */
-  fail(error: unknown): void {
-    if (error instanceof ProtocolError) {
-      this.sendError(error.code, error.message);
-      if (error.closesConnection && error.code !== null) this.close(error.code, error.message);
+  /**
+   * Reports a failure to the client: a `pusher:error`, preceded by a `pusher:subscription_error`
+   * when it refuses a subscription to `channel`, and followed by a close when the error's registry
+   * entry says so. Unexpected errors are logged and reported without details, never thrown.
+   */
+  fail(error: unknown, channel?: string): void {
+    if (!(error instanceof RegisteredError) || error.definition.pusherCode === undefined) {
+      this.host.logger.error({ err: error, socketId: this.socketId }, 'unexpected error handling a client message');
+      this.transport.send(outbound(errorMessage(null, Errors.internalError().message)));
       return;
     }
-    this.realtime.logger.error({ err: error, socketId: this.socketId }, 'unexpected error handling a client message');
-    this.sendError(null, 'Internal server error');
+    const { pusherCode, status, closes } = error.definition;
+    if (channel !== undefined && status !== undefined) {
+      this.transport.send(outbound(subscriptionError(channel, error.message, status)));
+    }
+    this.transport.send(outbound(errorMessage(pusherCode, error.message)));
+    if (closes && pusherCode !== null && error instanceof ProtocolError) this.close(error);
   }
 
   /** Counts one client event against the per-second rate; false when over it. */
   takeClientEventToken(): boolean {
-    const now = this.realtime.now();
+    const now = this.host.now();
     if (now - this.clientEventWindowStart >= 1000) {
       this.clientEventWindowStart = now;
       this.clientEventsInWindow = 0;
@@ -141,80 +236,65 @@ export class Connection {
 
   /** Pings a silent client; closes it with 4201 if it stays silent; enforces the auth grace period and buffer bound. */
   checkLiveness(now: number): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
+    const options = this.host.options;
     // Sends check the bound as they queue; this catches what grew without a send (e.g. ws's own frames).
-    if (this.transport.bufferedAmount > this.realtime.options.maxBufferedBytes) {
-      this.realtime.traffic.slowConsumerCloses++;
-      this.close(ErrorCode.OverCapacity, 'Client is too slow to read its messages');
+    if (this.transport.bufferedAmount > options.maxBufferedBytes) {
+      this.host.traffic.slowConsumerCloses++;
+      this.close(Errors.slowConsumer());
       return;
     }
-    if (this.app.authorisedConnections && !this.authorised && now - this.connectedAt >= this.realtime.options.authorisedGraceMs) {
-      this.sendError(ErrorCode.Unauthorized, 'Connection not authorised within the grace period: sign in or subscribe to an authorised channel');
-      this.close(ErrorCode.Unauthorized, 'Unauthorized connection');
+    if (this.app.authorisedConnections && !this.isAuthorised && now - this.connectedAt >= options.authorisedGraceMs) {
+      this.fail(Errors.notAuthorisedInTime());
       return;
     }
     if (this.pingSentAt !== null) {
-      if (now - this.pingSentAt >= this.realtime.options.pongTimeoutMs) this.close(ErrorCode.PongNotReceived, 'Pong reply not received in time');
+      if (now - this.pingSentAt >= options.pongTimeoutMs) this.close(Errors.pongTimeout());
       return;
     }
-    if (now - this.lastSeen >= this.realtime.options.activityTimeoutSeconds * 1000) {
+    if (now - this.lastSeen >= options.activityTimeoutSeconds * 1000) {
       this.pingSentAt = now;
       this.transport.send(PING_MESSAGE);
       this.transport.ping();
     }
   }
 
-  /** Closes the socket from the server side. Cleanup follows through `onClosed`. */
-  close(code: number, reason: string): void {
-    if (this.closed) return;
-    this.transport.close(code, reason);
+  /** Closes the socket from the server side with the error's close code, without a `pusher:error`. Cleanup follows through `onClosed`. */
+  close(error: ProtocolError): void {
+    if (this.isClosed) return;
+    this.transport.close(error.pusherCode ?? ErrorCode.Reconnect, error.closeReason);
     this.onClosed();
   }
 
   /** Called by the transport when the socket is gone; removes all of its state. */
   onClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     const cleanup = async () => {
       await this.pending?.catch(() => undefined);
-      await unsubscribeAll(this);
-      await signOut(this);
+      await this.host.release(this);
     };
     cleanup()
-      .catch((error: unknown) => this.realtime.logger.error({ err: error, socketId: this.socketId }, 'cleanup of a closed connection failed'))
+      .catch((error: unknown) => this.host.logger.error({ err: error, socketId: this.socketId }, 'cleanup of a closed connection failed'))
       .finally(() => {
-        this.realtime.forget(this);
+        this.host.forget(this);
         this.cleanupDone = true;
         this.resolveCleanedUp?.();
       });
   }
 
   private dispatch(message: ClientMessage): Promise<void> | void {
-    if (this.closed) return;
-    switch (message.type) {
-      case 'ping':
-        this.transport.send(PONG_MESSAGE);
-        return;
-      case 'pong':
-        return;
-      case 'subscribe':
-        return this.guard(handleSubscribe(this, message));
-      case 'unsubscribe':
-        return this.guard(handleUnsubscribe(this, message.channel));
-      case 'signin':
-        return this.guard(handleSignin(this, message));
-      case 'client-event':
-        try {
-          handleClientEvent(this, message);
-        } catch (error) {
-          this.fail(error);
-        }
-        return;
+    if (this.isClosed) return;
+    let result: Promise<void> | void;
+    try {
+      result = this.host.dispatch(this, message);
+    } catch (error) {
+      this.fail(error);
+      return;
     }
-  }
-
-  private guard(work: Promise<void>): Promise<void> {
-    return work.catch((error: unknown) => this.fail(error));
+    if (!result) return;
+    const channel = message.type === 'subscribe' ? message.channel : undefined;
+    return result.catch((error: unknown) => this.fail(error, channel));
   }
 
   private track(run: Promise<void>): void {

@@ -1,41 +1,60 @@
 /** The realtime core of one node: connections of every app, fan-out and cluster messages. */
 import type { Logger } from 'pino';
-import type { App, AppRegistry } from '../config/apps.js';
+import { originAllowed, type App, type AppRegistry } from '../config/apps.js';
 import type { ClusterAdapter, ClusterChange, ClusterMessage, NodeSnapshot } from '../cluster/adapter.js';
 import { channelKind } from '../protocol/channels.js';
-import { ErrorCode } from '../protocol/errors.js';
-import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
-import { encodeEvent, errorMessage, memberAdded, memberRemoved, subscriptionCount, watchlistEvents } from '../protocol/messages.js';
+import { Errors, type ProtocolError } from '../protocol/errors.js';
+import {
+  AUTHORISED_CONNECTION_GRACE_SECONDS,
+  CACHE_TTL_SECONDS,
+  DEFAULT_ACTIVITY_TIMEOUT_SECONDS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  PONG_TIMEOUT_SECONDS,
+} from '../protocol/limits.js';
+import { encodeEvent, errorMessage, memberAdded, memberRemoved, PONG, subscriptionCount, watchlistEvents, type ClientMessage } from '../protocol/messages.js';
 import { AppHub } from './app-hub.js';
+import { handleClientEvent } from './client-events.js';
+import { Connection, type ConnectionHost, type ConnectionOptions } from './connection.js';
 import { RealtimeEvents } from './events.js';
-import { Connection } from './connection.js';
+import type { RealtimeServices } from './services.js';
+import { handleSignin, signOut } from './signin.js';
+import { handleSubscribe, handleUnsubscribe, unsubscribeAll } from './subscriptions.js';
 import { TrafficCounters } from './traffic.js';
 import { outbound, type Transport } from './transport.js';
 
+const PONG_MESSAGE = outbound(PONG);
+
 /** Tunables of the realtime core; tests shorten the timers. */
-export interface RealtimeOptions {
-  /** Seconds of client silence before the server pings (also told to clients). */
-  readonly activityTimeoutSeconds: number;
-  /** Milliseconds to wait for any sign of life after a ping before closing with 4201. */
-  readonly pongTimeoutMs: number;
-  /** Milliseconds an unauthenticated socket may live in authorised-connections mode. */
-  readonly authorisedGraceMs: number;
+export interface RealtimeOptions extends ConnectionOptions {
   /** Connections this node accepts across apps before refusing with 4100 (null: no limit). */
   readonly maxConnections: number | null;
-  /** Unsent bytes after which a slow socket is closed with 4100. */
-  readonly maxBufferedBytes: number;
   /** How often liveness is checked, in milliseconds. */
   readonly sweepIntervalMs: number;
 }
 
 export const defaultRealtimeOptions: RealtimeOptions = {
-  activityTimeoutSeconds: 120,
-  pongTimeoutMs: 30_000,
-  authorisedGraceMs: 30_000,
+  activityTimeoutSeconds: DEFAULT_ACTIVITY_TIMEOUT_SECONDS,
+  pongTimeoutMs: PONG_TIMEOUT_SECONDS * 1000,
+  authorisedGraceMs: AUTHORISED_CONNECTION_GRACE_SECONDS * 1000,
   maxConnections: null,
-  maxBufferedBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   sweepIntervalMs: 1_000,
 };
+
+/** Protocol versions of `?protocol=` accepted (a socket without one is accepted too). */
+const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
+
+/** A socket asking to connect, as the transport saw its upgrade request. */
+export interface ConnectRequest {
+  /** The app key of the path `/app/{key}`. */
+  readonly appKey: string;
+  /** `?protocol=`, or null when absent. */
+  readonly protocol: string | null;
+  /** The `Origin` header, if any. */
+  readonly origin: string | undefined;
+  /** The client's address (read only for apps with `max_connections_per_ip`). */
+  address(): string;
+}
 
 /** What the realtime core needs from the rest of the server. */
 export interface RealtimeDeps {
@@ -46,8 +65,11 @@ export interface RealtimeDeps {
   readonly options?: Partial<RealtimeOptions>;
 }
 
-/** Connections, channels and fan-out of every app on this node. */
-export class Realtime {
+/**
+ * Connections, channels and fan-out of every app on this node. It is the host of every connection
+ * (one object, no closure per socket) and the services its message handlers are given.
+ */
+export class Realtime implements ConnectionHost, RealtimeServices {
   readonly apps: AppRegistry;
   readonly adapter: ClusterAdapter;
   readonly logger: Logger;
@@ -59,6 +81,10 @@ export class Realtime {
   readonly traffic = new TrafficCounters();
   private readonly hubs = new Map<string, AppHub>();
   private connectionCount = 0;
+  /** Open sockets by app id and client address, for `max_connections_per_ip`. */
+  private readonly perAddress = new Map<string, number>();
+  /** The address slot of each socket counted in `perAddress`. */
+  private readonly addressSlots = new Map<Connection, string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private accepting = true;
 
@@ -86,7 +112,7 @@ export class Realtime {
   hub(app: App): AppHub {
     let hub = this.hubs.get(app.id);
     if (!hub) {
-      hub = new AppHub(app);
+      hub = new AppHub(app, this.adapter);
       this.hubs.set(app.id, hub);
     } else if (hub.app !== app) {
       hub.app = app;
@@ -105,36 +131,74 @@ export class Realtime {
   }
 
   /**
-   * Accepts a new socket for an app key, or refuses it with the protocol's error and close code.
+   * Admits a new socket, or refuses it with the protocol's error and close code (and emits
+   * `connection_refused`): every rule of admission is here, in the order a client meets them.
    * Returns the connection, or null when refused.
    */
-  connect(appKey: string, transport: Transport): Connection | null {
-    const refused = (code: number, message: string): null => {
-      this.events.emit({ type: 'connection_refused', appKey, code });
-      return refuse(transport, code, message);
+  connect(request: ConnectRequest, transport: Transport): Connection | null {
+    const refused = (error: ProtocolError): null => {
+      this.events.emit({ type: 'connection_refused', appKey: request.appKey, code: error.pusherCode ?? 0 });
+      return refuse(transport, error);
     };
+    const { appKey, protocol } = request;
+    // A client that does not speak our protocol is not counted as a refused connection of an app.
+    if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) return refuse(transport, Errors.unsupportedProtocol(protocol));
     const app = this.apps.findByKey(appKey);
-    if (!app) return refused(ErrorCode.AppNotFound, `App key ${appKey} not in this cluster. Did you forget to specify the cluster?`);
-    if (!app.enabled) return refused(ErrorCode.AppDisabled, 'Application is disabled');
-    if (!this.accepting) return refused(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
-    if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) {
-      return refused(ErrorCode.OverCapacity, 'Server is over capacity');
+    if (!app) return refused(Errors.appNotFound(`App key ${appKey} not in this cluster. Did you forget to specify the cluster?`));
+    if (!app.enabled) return refused(Errors.appDisabled());
+    if (!originAllowed(app, request.origin)) return refused(Errors.originNotAllowed(String(request.origin)));
+    // Counted only for apps with a limit: no address lookup or map entry per socket otherwise.
+    let slot: string | null = null;
+    if (app.maxConnectionsPerIp !== null) {
+      slot = `${app.id} ${request.address()}`;
+      if ((this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) return refused(Errors.tooManyFromAddress(app.maxConnectionsPerIp));
     }
+    if (!this.accepting) return refused(Errors.shuttingDown());
+    if (this.options.maxConnections !== null && this.connectionCount >= this.options.maxConnections) return refused(Errors.overCapacity());
     const hub = this.hub(app);
-    if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) {
-      return refused(ErrorCode.OverQuota, 'Application is over its connection quota');
-    }
+    if (app.maxConnections !== null && hub.connections.size >= app.maxConnections) return refused(Errors.overQuota());
     const connection = new Connection(this, hub, transport);
     hub.connections.set(connection.socketId, connection);
     this.connectionCount++;
+    if (slot !== null) {
+      this.perAddress.set(slot, (this.perAddress.get(slot) ?? 0) + 1);
+      this.addressSlots.set(connection, slot);
+    }
     connection.start();
     this.events.emit({ type: 'connection_opened', app, socketId: connection.socketId });
     return connection;
   }
 
-  /** Called by a connection once it is closed and cleaned up. */
+  /** Handles a connection's decoded message with the handler of its type. */
+  dispatch(connection: Connection, message: ClientMessage): Promise<void> | void {
+    switch (message.type) {
+      case 'ping':
+        connection.transport.send(PONG_MESSAGE);
+        return;
+      case 'pong':
+        return;
+      case 'subscribe':
+        return handleSubscribe(this, this.hub(connection.app), connection, message);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, this.hub(connection.app), connection, message.channel);
+      case 'signin':
+        return handleSignin(this, this.hub(connection.app), connection, message);
+      case 'client-event':
+        return handleClientEvent(this, connection, message);
+    }
+  }
+
+  /** Removes a closed connection's address slot, subscriptions and sign-in, here and in cluster state. */
+  async release(connection: Connection): Promise<void> {
+    this.releaseAddressSlot(connection);
+    const hub = this.hub(connection.app);
+    await unsubscribeAll(this, hub, connection);
+    await signOut(this, hub, connection);
+  }
+
+  /** Called by a connection once it is closed and released. */
   forget(connection: Connection): void {
-    if (!connection.hub.connections.delete(connection.socketId)) return;
+    if (!this.hub(connection.app).connections.delete(connection.socketId)) return;
     this.connectionCount--;
     this.events.emit({ type: 'connection_closed', app: connection.app, socketId: connection.socketId });
   }
@@ -181,7 +245,7 @@ export class Realtime {
     const closing: Promise<void>[] = [];
     for (const hub of this.hubs.values()) {
       for (const connection of hub.connections.values()) {
-        connection.close(ErrorCode.Reconnect, 'Server is shutting down; reconnect');
+        connection.close(Errors.shuttingDown());
         closing.push(connection.cleanedUp);
       }
     }
@@ -247,7 +311,7 @@ export class Realtime {
         subscriptions.push({ appId, channel, count: local.subscribers.size });
         if (!local.kind.presence) continue;
         for (const connection of local.subscribers) {
-          const subscription = connection.subscriptions.get(channel);
+          const subscription = connection.subscription(channel);
           if (subscription?.presenceUserId === undefined) continue;
           presence.push({ appId, channel, socketId: connection.socketId, member: { userId: subscription.presenceUserId, userInfo: subscription.presenceUserInfo ?? null } });
         }
@@ -259,10 +323,20 @@ export class Realtime {
     return { subscriptions, presence, signIns };
   }
 
+  private releaseAddressSlot(connection: Connection): void {
+    if (this.addressSlots.size === 0) return;
+    const slot = this.addressSlots.get(connection);
+    if (slot === undefined) return;
+    this.addressSlots.delete(connection);
+    const count = (this.perAddress.get(slot) ?? 1) - 1;
+    if (count > 0) this.perAddress.set(slot, count);
+    else this.perAddress.delete(slot);
+  }
+
   private terminateLocalUser(appId: string, userId: string): void {
     const sockets = this.hubs.get(appId)?.users.get(userId);
     if (!sockets) return;
-    for (const connection of [...sockets]) connection.close(ErrorCode.Unauthorized, 'Connection terminated by the app');
+    for (const connection of [...sockets]) connection.close(Errors.terminatedByApp());
   }
 
   private notifyLocalWatchers(appId: string, userId: string, online: boolean): void {
@@ -280,8 +354,9 @@ export class Realtime {
   }
 }
 
-function refuse(transport: Transport, code: number, message: string): null {
-  transport.send(outbound(errorMessage(code, message)));
-  transport.close(code, message);
+/** Sends the refusal's `pusher:error` and closes with its code. */
+function refuse(transport: Transport, error: ProtocolError): null {
+  transport.send(outbound(errorMessage(error.pusherCode, error.message)));
+  transport.close(error.pusherCode ?? 0, error.closeReason);
   return null;
 }

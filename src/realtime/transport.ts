@@ -24,6 +24,4 @@ export interface Transport {
   close(code: number, reason: string): void;
   /** Bytes queued but not yet handed to the kernel. */
   readonly bufferedAmount: number;
-  /** Remote address, for logs and limits. */
-  readonly remoteAddress: string;
 }

@@ -2,7 +2,7 @@
  * The SQL of inbox v2's filters and bulk actions, written once for both stores: the tables share
  * their column names, and a dialect says how each database spells booleans, lists and tags.
  */
-import type { BulkAction, InboxFilter, NotificationInput, StoredNotification } from './store.js';
+import type { BulkAction, InboxFilter } from './store.js';
 
 /** How one database spells what differs. `param` binds a value and returns its placeholder. */
 export interface SqlDialect {
@@ -90,38 +90,4 @@ export function defaultBulkFilter(action: BulkAction, filter: InboxFilter | unde
   if (action === 'unarchive' && base.archived === undefined) return { ...base, archived: 'only' };
   if (action === 'unsnooze' && base.snoozed === undefined) return { ...base, snoozed: 'only' };
   return base;
-}
-
-/** The stored form of a just-pushed visible row, built from the input instead of read back. */
-export function storedFromInput(appId: string, userId: string, seq: number, changeSeq: number, input: NotificationInput, now: Date): StoredNotification {
-  return {
-    appId,
-    userId,
-    id: input.id,
-    seq,
-    heading: input.heading,
-    content: input.content,
-    payload: input.payload ?? null,
-    imageUrl: input.imageUrl,
-    sendAfter: input.sendAfter,
-    buttons: input.buttons,
-    senderId: input.senderId,
-    opened: false,
-    openedAt: null,
-    createdAt: now,
-    category: input.category ?? null,
-    tags: input.tags ?? [],
-    priority: input.priority ?? 'normal',
-    tenant: input.tenant ?? null,
-    seen: false,
-    seenAt: null,
-    archived: false,
-    archivedAt: null,
-    snoozedUntil: null,
-    expiresAt: input.expiresAt ?? null,
-    actioned: null,
-    collapseKey: input.collapseKey ?? null,
-    collapsedCount: 1,
-    changeSeq,
-  };
 }

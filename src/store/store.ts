@@ -9,8 +9,9 @@
  *   `seq = n` and later asks for `after_seq = n` can never miss a row committed after it.
  * - Scheduled notifications (`sendAfter` in the future) have `seq = null` and are invisible to
  *   list, count, open, delete and action until released.
- * - An idempotency key (per app) is unique: a second insert with it stores nothing and returns
- *   the first result, for 24 hours.
+ * - An idempotency key is unique per app and sender (the backend, or the user of a client push):
+ *   a second insert with it from the same sender stores nothing and returns the first result,
+ *   for 24 hours. Another sender's key of the same text is another key.
  * - `changeSeq` is per (app, user) like `seq`: every change to a user's inbox (new, collapsed,
  *   seen, opened, unopened, archived, snoozed, resurfaced, actioned, deleted, expired) takes the
  *   next one, gapless and in commit order, across every node sharing the database. A notification
@@ -18,6 +19,18 @@
  * - Live = visible, not archived, not snoozed (`snoozedUntil` null or past), not expired
  *   (`expiresAt` null or future), all judged at the `now` a call passes. Counts count live ones.
  */
+import type { PushJobSpec, PushStore } from './push-store.js';
+
+/** How long a store waits on its database server (PostgreSQL; SQLite is in-process). */
+export interface DatabaseTimeouts {
+  /** For a connection: a free one of the pool, or a new one to be established. */
+  readonly connectTimeoutMs: number;
+  /** For one statement (lock waits included); the server cancels it, and the client gives up shortly after. */
+  readonly statementTimeoutMs: number;
+}
+
+/** Production defaults: a database that does not answer fails a request within seconds, not minutes. */
+export const defaultDatabaseTimeouts: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 };
 
 /** Importance of a notification. */
 export type Priority = 'low' | 'normal' | 'high' | 'critical';
@@ -206,6 +219,8 @@ export interface Counts {
 export interface InboxStore {
   /** The durable webhook outbox kept in the same database. */
   readonly outbox: WebhookOutbox;
+  /** Devices, preferences and the push outbox (design.md §6), in the same database. */
+  readonly offline: PushStore;
 
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -217,8 +232,16 @@ export interface InboxStore {
    * Stores one notification for each user, in one transaction. With an idempotency key seen in
    * the last 24 h, stores nothing and returns the first result with `replayed: true`.
    * Throws DuplicateNotificationError if the id already exists for one of the users.
+   * With `pushJob`, the same transaction stores a push job for each user who has a device.
    */
-  push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult>;
+  push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob?: PushJobSpec | null,
+  ): Promise<PushResult>;
 
   /** Makes scheduled notifications due at `now` visible (assigning seq), at most `limit`; returns them. */
   releaseDue(now: Date, limit: number): Promise<StoredNotification[]>;
@@ -242,8 +265,8 @@ export interface InboxStore {
   bulk(appId: string, userId: string, action: BulkAction, target: BulkTarget, now: Date): Promise<BulkResult>;
   /** Records a button press on a visible notification (its `actioned`); null if the notification is unknown. */
   recordAction(appId: string, userId: string, id: string, buttonId: string, now: Date): Promise<BulkResult | null>;
-  /** The changes after `afterChangeSeq`, oldest first, at most `limit`. */
-  changes(appId: string, userId: string, afterChangeSeq: number, limit: number, now: Date): Promise<ChangesPage>;
+  /** The changes after `afterChangeSeq`, oldest first, at most `limit`; null: none, just the current change_seq. */
+  changes(appId: string, userId: string, afterChangeSeq: number | null, limit: number, now: Date): Promise<ChangesPage>;
   /** Makes snoozed notifications whose snooze ended by `now` live again with a new seq, at most `limit`. */
   resurfaceDue(now: Date, limit: number): Promise<StoredNotification[]>;
   /** Removes notifications expired by `now` (visible ones leave a tombstone change), at most `limit`. */
@@ -252,6 +275,11 @@ export interface InboxStore {
   pruneChanges(before: Date): Promise<void>;
   /** Removes idempotency keys older than `before`. */
   pruneIdempotencyKeys(before: Date): Promise<void>;
+}
+
+/** The idempotency-key namespace of a push: '' for the app's backend, the user id for a client push. */
+export function keySender(input: NotificationInput): string {
+  return input.senderId ?? '';
 }
 
 /** A push named a notification id that one of the users already has. */
@@ -308,11 +336,13 @@ export interface WebhookOutbox {
   /** Leases up to `limit` due batches until `leaseUntil`, oldest first, to `holder` (the claiming node's name). */
   claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]>;
   /**
-   * Ends every lease `holder` took, leaving those batches as they were before the claim (same
-   * attempts, due at once if they were due). A node calls it as it starts, for the batches it was
-   * sending when it died. Returns how many leases it ended.
+   * Ends every lease `holder` took, but those of the batches in `keep`, leaving those batches as
+   * they were before the claim (same attempts, due at once if they were due). A node calls it as it
+   * starts, for the batches it was sending when it died, and after a database outage, for claims
+   * that may have committed without its knowing (`keep`: what it is still sending). Returns how
+   * many leases it ended.
    */
-  releaseWebhookLeases(holder: string): Promise<number>;
+  releaseWebhookLeases(holder: string, keep?: readonly number[]): Promise<number>;
   /** Removes a delivered batch. */
   completeWebhook(id: number): Promise<void>;
   /**

@@ -1,19 +1,14 @@
 /** Accepts WebSocket upgrades on `/app/{key}` and hands each socket to the realtime core. */
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { originAllowed } from '../config/apps.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { WebSocketServer } from 'ws';
 import { MAX_FRAME_BYTES } from '../protocol/limits.js';
-import { errorMessage } from '../protocol/messages.js';
 import { InFlight } from '../ops/in-flight.js';
-import { outbound } from '../realtime/transport.js';
 import type { Realtime } from '../realtime/realtime.js';
-import { bindConnection, WsTransport } from './ws-transport.js';
+import { bindSocket, HeraldSocket, WriteQueue, WsTransport } from './ws-transport.js';
 
 const APP_PATH = /^\/app\/([^/?]+)\/?$/;
-const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
 
 /** How the endpoint sees its clients. */
 export interface WebSocketEndpointOptions {
@@ -24,37 +19,26 @@ export interface WebSocketEndpointOptions {
   readonly trustProxy: boolean;
 }
 
-const kAddressSlot = Symbol('herald.addressSlot');
-type SlotSocket = WebSocket & { [kAddressSlot]?: string };
-
-/** The WebSocket endpoint of the server. */
+/** The WebSocket endpoint of the server: upgrades, and the write state of its sockets. */
 export class WebSocketEndpoint {
   private readonly wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
     perMessageDeflate: false,
     clientTracking: false,
+    WebSocket: HeraldSocket,
   });
 
   /** Sockets accepted and not yet closed (the close handshake done or the socket cut). */
   private readonly openSockets = new InFlight();
-  /** Open sockets by app id and client address, for `max_connections_per_ip`. */
-  private readonly perAddress = new Map<string, number>();
-  /** One shared close listener (`this` is the socket) that gives its address slot back. */
-  private readonly releaseSlot: (this: SlotSocket) => void;
+  /** This server's coalesced writes: its own, not shared with another server of the process. */
+  private readonly writes: WriteQueue;
 
   constructor(
     private readonly realtime: Realtime,
     private readonly options: WebSocketEndpointOptions = { trustProxy: false },
   ) {
-    const perAddress = this.perAddress;
-    this.releaseSlot = function (this: SlotSocket) {
-      const slot = this[kAddressSlot];
-      if (slot === undefined) return;
-      const count = (perAddress.get(slot) ?? 1) - 1;
-      if (count > 0) perAddress.set(slot, count);
-      else perAddress.delete(slot);
-    };
+    this.writes = new WriteQueue(realtime.traffic, realtime.options.maxBufferedBytes);
   }
 
   /** Handles an HTTP upgrade request; anything but `/app/{key}` is refused with 404. */
@@ -75,61 +59,28 @@ export class WebSocketEndpoint {
       return;
     }
     const protocol = new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)).get('protocol');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, key, protocol));
+    // The upgrade comes on the server's own TCP (or TLS) socket: the one the transport writes to.
+    const tcp = socket as Socket;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws as HeraldSocket, tcp, req, key, protocol));
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
+  private accept(ws: HeraldSocket, socket: Socket, req: IncomingMessage, key: string, protocol: string | null): void {
     ws.on('error', ignoreSocketError);
     this.openSockets.started();
     ws.on('close', this.openSockets.finished); // emitted once; `once` would wrap the shared listener per socket
     // This runs inside the HTTP server's 'upgrade' event: a throw here would end the process.
     try {
-      this.open(ws, req, key, protocol);
+      const transport = new WsTransport(ws, socket, this.writes);
+      const trustProxy = this.options.trustProxy;
+      const connection = this.realtime.connect(
+        { appKey: key, protocol, origin: req.headers.origin, address: () => clientAddress(req, trustProxy) },
+        transport,
+      );
+      if (connection) bindSocket(ws, transport, connection);
     } catch (error) {
       this.realtime.logger.error({ err: error }, 'unexpected error accepting a WebSocket');
       ws.terminate();
     }
-  }
-
-  private open(ws: WebSocket, req: IncomingMessage, key: string, protocol: string | null): void {
-    const transport = new WsTransport(ws, this.realtime.traffic, this.realtime.options.maxBufferedBytes);
-    if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
-      transport.send(outbound(errorMessage(ErrorCode.UnsupportedProtocol, `Unsupported protocol version ${protocol}: use 7`)));
-      transport.close(ErrorCode.UnsupportedProtocol, 'Unsupported protocol version');
-      return;
-    }
-    // Unknown and disabled apps are refused by the realtime core (4001, 4003).
-    const app = this.realtime.apps.findByKey(key);
-    // Counted only for apps with a limit: no address lookup or map entry per socket otherwise.
-    let slot: string | null = null;
-    if (app?.enabled) {
-      const origin = req.headers.origin;
-      if (!originAllowed(app, origin)) {
-        this.refuse(transport, key, ErrorCode.Unauthorized, `Origin ${String(origin).slice(0, 200)} is not allowed to connect to this app`);
-        return;
-      }
-      if (app.maxConnectionsPerIp !== null) {
-        slot = `${app.id} ${clientAddress(req, this.options.trustProxy)}`;
-        if ((this.perAddress.get(slot) ?? 0) >= app.maxConnectionsPerIp) {
-          this.refuse(transport, key, ErrorCode.OverCapacity, `Too many connections from this address (limit ${app.maxConnectionsPerIp}); retry later`);
-          return;
-        }
-      }
-    }
-    const connection = this.realtime.connect(key, transport);
-    if (!connection) return;
-    bindConnection(ws, connection);
-    if (slot === null) return;
-    this.perAddress.set(slot, (this.perAddress.get(slot) ?? 0) + 1);
-    (ws as SlotSocket)[kAddressSlot] = slot;
-    ws.on('close', this.releaseSlot); // emitted once
-  }
-
-  /** Refuses a socket with a `pusher:error` and the same close code, counted like the core's refusals. */
-  private refuse(transport: WsTransport, key: string, code: number, message: string): void {
-    this.realtime.events.emit({ type: 'connection_refused', appKey: key, code });
-    transport.send(outbound(errorMessage(code, message)));
-    transport.close(code, message);
   }
 
   /** Stops accepting upgrades. */

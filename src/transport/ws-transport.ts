@@ -1,8 +1,7 @@
 /** The `ws` side of a client socket: pre-framed, coalesced writes, and frames fed into the connection. */
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
-import { ErrorCode } from '../protocol/errors.js';
-import type { Connection } from '../realtime/connection.js';
+import { Errors } from '../protocol/errors.js';
 import type { TrafficCounters } from '../realtime/traffic.js';
 import type { OutboundMessage, Transport } from '../realtime/transport.js';
 
@@ -29,27 +28,42 @@ export function frameText(text: string): Buffer {
   return frame;
 }
 
-/** Reason of the 4100 close of a socket that does not read its messages fast enough. */
-export const SLOW_CONSUMER_REASON = 'Client is too slow to read its messages';
+/** Where the reads of a socket go: its connection, as the transport sees it. */
+export interface Inbound {
+  handleFrame(text: string): void;
+  handleBinaryFrame(): void;
+  /** A WebSocket ping or pong: a sign of life. */
+  touch(): void;
+  /** The socket is gone (closed by either side, or cut off as too slow). */
+  onClosed(): void;
+}
 
 /**
- * A Transport over a `ws` WebSocket. Messages are framed once (cached on the message) and written
- * straight to the TCP socket. That is safe because permessage-deflate is off, so `ws` itself
- * never queues data frames that these writes could overtake.
+ * The WebSocket class the server creates (`WebSocketServer`'s `WebSocket` option): `ws`'s own, plus
+ * the typed link the shared listeners need from a socket to its transport and its reader.
+ */
+export class HeraldSocket extends WebSocket {
+  transport: WsTransport | null = null;
+  inbound: Inbound | null = null;
+}
+
+/**
+ * A Transport over a `ws` WebSocket, write-only: `send`, `ping`, `close`, `bufferedAmount`. Messages
+ * are framed once (cached on the message) and written straight to the TCP socket the upgrade came
+ * on. That is safe because permessage-deflate is off, so `ws` itself never queues data frames that
+ * these writes could overtake.
  *
- * Writes are coalesced: `send` queues the frame (a reference to the shared buffer, no copy), and one
- * flush per turn of the event loop, shared by every socket of the process, writes each socket's
- * queued frames with a single `socket.write`. Frames of one socket keep their order, and a close
- * writes what is queued before the close frame.
+ * Writes are coalesced through the server's WriteQueue: `send` queues the frame (a reference to the
+ * shared buffer, no copy), and one flush per turn of the event loop writes each socket's queued
+ * frames with a single `socket.write`. Frames of one socket keep their order, and a close writes
+ * what is queued before the close frame.
  *
- * A socket whose unsent bytes (queued here, plus what its `net.Socket` still holds) would pass
- * `maxBufferedBytes` is closed with 4100 at once, so a client that stops reading cannot make the
- * server buffer without bound, nor hold up the others (writes never block).
+ * A socket whose unsent bytes (queued here, plus what its `net.Socket` still holds) would pass the
+ * queue's `maxBufferedBytes` is closed with 4100 at once, so a client that stops reading cannot make
+ * the server buffer without bound, nor hold up the others (writes never block).
  */
 export class WsTransport implements Transport {
-  private readonly socket: Socket | undefined;
-  private peer: string | undefined;
-  /** This socket's queued frames: a chain through the shared `queue` (-1: none). */
+  /** This socket's queued frames: a chain through its queue's store (-1: none). */
   head = -1;
   tail = -1;
   queuedCount = 0;
@@ -57,48 +71,40 @@ export class WsTransport implements Transport {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly traffic: TrafficCounters,
-    private readonly maxBufferedBytes: number,
-  ) {
-    this.socket = (ws as unknown as { _socket?: Socket })._socket;
-  }
+    private readonly socket: Socket,
+    private readonly queue: WriteQueue,
+  ) {}
 
-  /** Remote address, read on first use (a `getpeername` call): '' once the socket is gone. */
-  get remoteAddress(): string {
-    return (this.peer ??= this.socket?.remoteAddress ?? '');
+  /** The counters of the server this socket belongs to. */
+  get traffic(): TrafficCounters {
+    return this.queue.traffic;
   }
 
   send(message: OutboundMessage): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const wire = (message.wire ??= frameText(message.text)) as Buffer;
-    const socket = this.socket;
-    if (socket === undefined) {
-      this.traffic.messagesOut++;
-      this.traffic.bytesOut += wire.length;
-      this.ws.send(message.text);
-      return;
-    }
     const bytes = this.queuedBytes + wire.length;
-    if (bytes + socket.writableLength > this.maxBufferedBytes) {
+    if (bytes + this.socket.writableLength > this.queue.maxBufferedBytes) {
       this.tooSlow();
       return;
     }
-    enqueue(this, wire);
+    this.queue.enqueue(this, wire);
     this.queuedBytes = bytes;
   }
 
-  /** Writes the queued frames in one write: called by the shared flush, and before a close. */
+  /** Writes the queued frames in one write: called by the queue's flush, and before a close. */
   flush(): void {
     const count = this.queuedCount;
     if (count === 0) return;
     const bytes = this.queuedBytes;
-    const wire = count === 1 ? queue.frames[this.head] : batch(this.head, count, bytes);
+    const wire = this.queue.frames(this.head, count, bytes);
     this.head = this.tail = -1;
     this.queuedCount = this.queuedBytes = 0;
-    const socket = this.socket!;
+    const socket = this.socket;
     if (socket.destroyed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.traffic.messagesOut += count;
-    this.traffic.bytesOut += bytes;
+    const traffic = this.queue.traffic;
+    traffic.messagesOut += count;
+    traffic.bytesOut += bytes;
     socket.write(wire);
   }
 
@@ -115,120 +121,133 @@ export class WsTransport implements Transport {
   }
 
   get bufferedAmount(): number {
-    return this.socket ? this.socket.writableLength + this.queuedBytes : this.ws.bufferedAmount;
+    return this.socket.writableLength + this.queuedBytes;
   }
 
-  /** Drops what is queued and closes with 4100, through the connection so its state goes too. */
+  /** Drops what is queued, closes with 4100 and tells the reader the socket is gone, so its state goes too. */
   private tooSlow(): void {
     this.head = this.tail = -1;
     this.queuedCount = this.queuedBytes = 0;
-    this.traffic.slowConsumerCloses++;
-    const connection = (this.ws as TaggedSocket)[kConnection];
-    if (connection && !connection.closed) connection.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
-    else this.close(ErrorCode.OverCapacity, SLOW_CONSUMER_REASON);
+    this.queue.traffic.slowConsumerCloses++;
+    const error = Errors.slowConsumer();
+    this.close(error.pusherCode ?? 0, error.closeReason);
+    (this.ws as HeraldSocket).inbound?.onClosed();
   }
 }
 
-/**
- * The frames queued in this turn of the event loop, for every socket: one shared, reused store
- * (no array per socket, no allocation per frame). Entry i holds a frame and the index of the same
- * socket's next entry; each transport knows the first and last of its own. Cleared after the flush.
- */
-const queue = {
-  frames: [] as Buffer[],
-  next: new Int32Array(1024),
-  used: 0,
-  /** Transports with queued frames, in the order they first queued one (a transport may appear twice). */
-  transports: [] as (WsTransport | null)[],
-  transportCount: 0,
-  flushScheduled: false,
-};
 const EMPTY = Buffer.alloc(0);
-/** Slots of the shared store kept between turns; a larger store is dropped after its flush. */
+/** Slots of the store kept between turns; a larger store is dropped after its flush. */
 const MAX_KEPT_ENTRIES = 1 << 16;
 
-function enqueue(transport: WsTransport, frame: Buffer): void {
-  const index = queue.used++;
-  if (index === queue.next.length) {
-    const grown = new Int32Array(queue.next.length * 2);
-    grown.set(queue.next);
-    queue.next = grown;
-  }
-  queue.frames[index] = frame;
-  queue.next[index] = -1;
-  if (transport.queuedCount === 0) {
-    transport.head = index;
-    queue.transports[queue.transportCount++] = transport;
-    if (!queue.flushScheduled) {
-      queue.flushScheduled = true;
-      setImmediate(flushAll);
-    }
-  } else {
-    queue.next[transport.tail] = index;
-  }
-  transport.tail = index;
-  transport.queuedCount++;
-}
-
-/** The shared flush: once per turn of the event loop that queued anything, after its I/O callbacks. */
-function flushAll(): void {
-  // Sends made while flushing (a close handler, say) append to the queue and are flushed here too.
-  for (let i = 0; i < queue.transportCount; i++) {
-    const transport = queue.transports[i]!;
-    queue.transports[i] = null;
-    try {
-      transport.flush();
-    } catch {
-      // A socket torn down under us: its frames are dropped, the others still go out.
-    }
-  }
-  for (let i = 0; i < queue.used; i++) queue.frames[i] = EMPTY;
-  if (queue.next.length > MAX_KEPT_ENTRIES) {
-    // A one-off burst (a large fan-out in one turn) does not keep its megabytes of slots.
-    queue.frames = [];
-    queue.next = new Int32Array(1024);
-  }
-  queue.used = 0;
-  queue.transportCount = 0;
-  queue.flushScheduled = false;
-  for (let i = 0; i < lastBatch.count; i++) lastBatch.frames[i] = EMPTY;
-  lastBatch.count = 0;
-  lastBatch.wire = EMPTY;
-}
-
 /**
- * The last batch built, shared with the next socket that queued the very same frames: the
- * subscribers of one channel get the same events in the same order, so a burst on a channel is
- * concatenated once, not once per subscriber.
+ * The write state of one server: the frames queued in this turn of the event loop for all of its
+ * sockets, its traffic counters and its buffer bound. The store is shared and reused (no array per
+ * socket, no allocation per frame): entry i holds a frame and the index of the same socket's next
+ * entry; each transport knows the first and last of its own. Cleared after the flush.
  */
-const lastBatch = { frames: [] as Buffer[], count: 0, wire: EMPTY };
+export class WriteQueue {
+  private store: Buffer[] = [];
+  private next = new Int32Array(1024);
+  private used = 0;
+  /** Transports with queued frames, in the order they first queued one (a transport may appear twice). */
+  private readonly transports: (WsTransport | null)[] = [];
+  private transportCount = 0;
+  private flushScheduled = false;
+  /**
+   * The last batch built, shared with the next socket that queued the very same frames: the
+   * subscribers of one channel get the same events in the same order, so a burst on a channel is
+   * concatenated once, not once per subscriber.
+   */
+  private readonly lastFrames: Buffer[] = [];
+  private lastCount = 0;
+  private lastWire = EMPTY;
+  /** The flush, bound once. */
+  private readonly flushAll = () => this.flush();
 
-/** One buffer holding the `count` frames chained from `head` (`bytes` in all). */
-function batch(head: number, count: number, bytes: number): Buffer {
-  const { frames, next } = queue;
-  if (count === lastBatch.count) {
-    let index = head;
-    let k = 0;
-    while (k < count && frames[index] === lastBatch.frames[k]) {
-      index = next[index];
-      k++;
+  constructor(
+    readonly traffic: TrafficCounters,
+    /** Unsent bytes of one socket after which it is closed with 4100. */
+    readonly maxBufferedBytes: number,
+  ) {}
+
+  enqueue(transport: WsTransport, frame: Buffer): void {
+    const index = this.used++;
+    if (index === this.next.length) {
+      const grown = new Int32Array(this.next.length * 2);
+      grown.set(this.next);
+      this.next = grown;
     }
-    if (k === count) return lastBatch.wire;
+    this.store[index] = frame;
+    this.next[index] = -1;
+    if (transport.queuedCount === 0) {
+      transport.head = index;
+      this.transports[this.transportCount++] = transport;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushAll);
+      }
+    } else {
+      this.next[transport.tail] = index;
+    }
+    transport.tail = index;
+    transport.queuedCount++;
   }
-  const wire = Buffer.allocUnsafe(bytes);
-  let offset = 0;
-  let index = head;
-  for (let k = 0; k < count; k++) {
-    const frame = frames[index];
-    frame.copy(wire, offset);
-    offset += frame.length;
-    lastBatch.frames[k] = frame;
-    index = next[index];
+
+  /** One buffer holding the `count` frames chained from `head` (`bytes` in all): the frame itself when alone. */
+  frames(head: number, count: number, bytes: number): Buffer {
+    const { store, next } = this;
+    if (count === 1) return store[head];
+    const last = this.lastFrames;
+    if (count === this.lastCount) {
+      let index = head;
+      let k = 0;
+      while (k < count && store[index] === last[k]) {
+        index = next[index];
+        k++;
+      }
+      if (k === count) return this.lastWire;
+    }
+    const wire = Buffer.allocUnsafe(bytes);
+    let offset = 0;
+    let index = head;
+    for (let k = 0; k < count; k++) {
+      const frame = store[index];
+      frame.copy(wire, offset);
+      offset += frame.length;
+      last[k] = frame;
+      index = next[index];
+    }
+    for (let k = count; k < this.lastCount; k++) last[k] = EMPTY;
+    this.lastCount = count;
+    this.lastWire = wire;
+    return wire;
   }
-  for (let k = count; k < lastBatch.count; k++) lastBatch.frames[k] = EMPTY;
-  lastBatch.count = count;
-  lastBatch.wire = wire;
-  return wire;
+
+  /** Once per turn of the event loop that queued anything, after its I/O callbacks. */
+  private flush(): void {
+    // Sends made while flushing (a close handler, say) append to the queue and are flushed here too.
+    for (let i = 0; i < this.transportCount; i++) {
+      const transport = this.transports[i]!;
+      this.transports[i] = null;
+      try {
+        transport.flush();
+      } catch {
+        // A socket torn down under us: its frames are dropped, the others still go out.
+      }
+    }
+    for (let i = 0; i < this.used; i++) this.store[i] = EMPTY;
+    if (this.next.length > MAX_KEPT_ENTRIES) {
+      // A one-off burst (a large fan-out in one turn) does not keep its megabytes of slots.
+      this.store = [];
+      this.next = new Int32Array(1024);
+    }
+    this.used = 0;
+    this.transportCount = 0;
+    this.flushScheduled = false;
+    for (let i = 0; i < this.lastCount; i++) this.lastFrames[i] = EMPTY;
+    this.lastCount = 0;
+    this.lastWire = EMPTY;
+  }
 }
 
 const CLOSE_HANDSHAKE_MS = 2_000;
@@ -253,12 +272,10 @@ function terminate(ws: WebSocket): void {
   if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
 }
 
-const kConnection = Symbol('herald.connection');
-type TaggedSocket = WebSocket & { [kConnection]?: Connection };
-
-/** Links a WebSocket to its connection and installs the shared listeners. */
-export function bindConnection(ws: WebSocket, connection: Connection): void {
-  (ws as TaggedSocket)[kConnection] = connection;
+/** Links a socket to its transport and its reader, and installs the shared listeners. */
+export function bindSocket(ws: HeraldSocket, transport: WsTransport, inbound: Inbound): void {
+  ws.transport = transport;
+  ws.inbound = inbound;
   ws.on('message', onMessage);
   ws.on('ping', onLiveness);
   ws.on('pong', onLiveness);
@@ -266,24 +283,21 @@ export function bindConnection(ws: WebSocket, connection: Connection): void {
 }
 
 // Shared listeners (called with `this` = the WebSocket): no closure per connection.
-function onMessage(this: TaggedSocket, data: RawData, isBinary: boolean): void {
-  const connection = this[kConnection];
-  if (!connection) return;
-  const traffic = connection.realtime.traffic;
+// `ws` types `this` as its WebSocket; the server creates HeraldSockets only.
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const { inbound, transport } = this as HeraldSocket;
+  if (!inbound || !transport) return;
+  const traffic = transport.traffic;
   traffic.messagesIn++;
   traffic.bytesIn += Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : data.byteLength;
-  if (isBinary) {
-    connection.touch();
-    connection.sendError(null, 'Binary frames are not supported: send JSON text frames');
-    return;
-  }
-  connection.handleFrame(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
+  if (isBinary) inbound.handleBinaryFrame();
+  else inbound.handleFrame(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
 }
 
-function onLiveness(this: TaggedSocket): void {
-  this[kConnection]?.touch();
+function onLiveness(this: WebSocket): void {
+  (this as HeraldSocket).inbound?.touch();
 }
 
-function onClose(this: TaggedSocket): void {
-  this[kConnection]?.onClosed();
+function onClose(this: WebSocket): void {
+  (this as HeraldSocket).inbound?.onClosed();
 }

@@ -22,7 +22,18 @@ export type WebhookEvent =
   | { readonly name: 'notification_action'; readonly user_id: string; readonly id: string; readonly button_id: string }
   | { readonly name: 'notification_deleted'; readonly user_id: string; readonly id: string }
   | { readonly name: 'notification_seen' | 'notification_archived' | 'notification_expired'; readonly user_id: string; readonly ids: readonly string[] }
-  | { readonly name: 'notification_snoozed'; readonly user_id: string; readonly ids: readonly string[]; readonly until: string };
+  | { readonly name: 'notification_snoozed'; readonly user_id: string; readonly ids: readonly string[]; readonly until: string }
+  | { readonly name: 'push_sent'; readonly user_id: string; readonly device_id: string; readonly device_kind: string; readonly ids: readonly string[] }
+  | {
+      readonly name: 'push_failed';
+      readonly user_id: string;
+      readonly device_id: string;
+      readonly device_kind: string;
+      readonly ids: readonly string[];
+      readonly error: string;
+      readonly attempts: number;
+    }
+  | { readonly name: 'push_device_removed'; readonly user_id: string; readonly device_id: string; readonly device_kind: string; readonly error: string };
 
 /** Every event name a webhook's `events` list may name. */
 export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
@@ -40,6 +51,9 @@ export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
   'notification_archived',
   'notification_snoozed',
   'notification_expired',
+  'push_sent',
+  'push_failed',
+  'push_device_removed',
 ];
 
 /** Events a target gets only when its `events` list names them (they are frequent; older targets never asked for them). */
@@ -91,6 +105,20 @@ export function fromInboxEvent(event: InboxEvent): WebhookEvent {
       return { name: event.type, user_id: event.userId, ids: event.ids };
     case 'notification_snoozed':
       return { name: 'notification_snoozed', user_id: event.userId, ids: event.ids, until: event.until };
+    case 'push_sent':
+      return { name: 'push_sent', user_id: event.userId, device_id: event.deviceId, device_kind: event.deviceKind, ids: event.ids };
+    case 'push_failed':
+      return {
+        name: 'push_failed',
+        user_id: event.userId,
+        device_id: event.deviceId,
+        device_kind: event.deviceKind,
+        ids: event.ids,
+        error: event.error,
+        attempts: event.attempts,
+      };
+    case 'push_device_removed':
+      return { name: 'push_device_removed', user_id: event.userId, device_id: event.deviceId, device_kind: event.deviceKind, error: event.error };
   }
 }
 

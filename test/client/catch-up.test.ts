@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { assertExactly, ClientPool, pushMany } from '../helpers/inbox-client.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Errors, type ProtocolError } from '../../src/protocol/errors.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('InboxClient catch-up', () => {
@@ -25,10 +26,10 @@ describe('InboxClient catch-up', () => {
     await harness.close();
   });
 
-  /** Closes, with `code`, the server side of every socket subscribed to ada's inbox channel. */
-  const closeFromServer = (code: number): number => {
+  /** Closes, with the error's close code, the server side of every socket subscribed to ada's inbox channel. */
+  const closeFromServer = (error: ProtocolError): number => {
     const connections = [...(harness.server.realtime.hubOf(harness.app.id)?.channels.get('private-ada')?.subscribers ?? [])];
-    for (const connection of connections) connection.close(code, 'test');
+    for (const connection of connections) connection.close(error);
     return connections.length;
   };
   /** Sockets subscribed to a channel on the server. */
@@ -56,7 +57,7 @@ describe('InboxClient catch-up', () => {
     await push(20);
     const burst = push(20);
     await sleep(5);
-    assert.equal(closeFromServer(4200), 1, 'the client had no connection to close');
+    assert.equal(closeFromServer(Errors.shuttingDown()), 1, 'the client had no connection to close');
     await burst;
     await liveAgain('after a 4200 close');
 
@@ -71,7 +72,7 @@ describe('InboxClient catch-up', () => {
     await liveAgain('after a silent network');
 
     // A close code that means "back off, then reconnect" (4100), pushing while it waits.
-    assert.equal(closeFromServer(4100), 1);
+    assert.equal(closeFromServer(Errors.overCapacity()), 1);
     await push(30);
     await liveAgain('after a 4100 close');
 

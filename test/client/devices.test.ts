@@ -9,6 +9,7 @@ import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { assertExactly, ClientPool, pushMany } from '../helpers/inbox-client.js';
 import { backendCaller, sdkPush } from '../helpers/inbox.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Errors } from '../../src/protocol/errors.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const openedIds = (inbox: InboxClient) => inbox.notifications.filter((n) => n.opened).map((n) => n.id);
@@ -101,7 +102,7 @@ describe('InboxClient across devices', () => {
 
       proxy.latencyMs = latency;
       const channel = () => harness.server.realtime.hubOf(harness.app.id)?.channels.get('private-ora')?.subscribers;
-      for (const connection of channel() ?? []) connection.close(4200, 'test');
+      for (const connection of channel() ?? []) connection.close(Errors.shuttingDown());
       await waitFor(() => (channel()?.size ?? 0) === 0, 'the old connection to go');
       await waitFor(() => (channel()?.size ?? 0) === 1, 'the client to subscribe again', 5_000);
       // subscription_succeeded reaches the client after 1 latency; its count request reaches the

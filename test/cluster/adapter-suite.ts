@@ -124,11 +124,17 @@ export function runAdapterSuite(name: string, factory: AdapterFactory, options: 
       assert.equal(await adapter.cacheGet('app', 'cache-short'), null);
     });
 
-    it("never hands a node its own messages", async () => {
+    it("never hands a node its own messages, even of the channels and users it listens to", async () => {
+      await adapter.listenChannel('app', 'c');
+      await adapter.listenUser('app', 'u');
       adapter.send({ v: 1, type: 'publish', appId: 'app', channel: 'c', frame: '{}', exceptSocketId: null });
       adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'u' });
       await sleep(100);
       assert.deepEqual(recorded.messages, []);
+      assert.equal(adapter.traffic.received, 0);
+      adapter.unlistenChannel('app', 'c');
+      adapter.unlistenUser('app', 'u');
+      assert.equal(adapter.traffic.topics, 0);
     });
   });
 }

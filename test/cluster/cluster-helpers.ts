@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisAdapter, type RedisAdapterOptions } from '../../src/cluster/redis-adapter.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { sleep } from '../helpers/wait.js';
@@ -17,6 +17,39 @@ export const TEST_REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? '';
 /** The `skip` option of a suite that needs Redis: false when configured. */
 export const redisSkip: false | string = TEST_REDIS_URL ? false : 'SKIP: HERALD_TEST_REDIS_URL is not set';
 
+/** The Redis Cluster the cluster tests run against, if configured (.ci/run starts one): its node URLs, comma-separated. */
+export const TEST_REDIS_CLUSTER_URLS = process.env.HERALD_TEST_REDIS_CLUSTER_URLS ?? '';
+
+/** A Redis the multi-node suites run on: one Redis, or a Redis Cluster. */
+export interface RedisTarget {
+  readonly name: string;
+  readonly url: string;
+  readonly cluster: boolean;
+  readonly skip: false | string;
+}
+
+export const ONE_REDIS: RedisTarget = { name: 'one Redis', url: TEST_REDIS_URL, cluster: false, skip: redisSkip };
+export const REDIS_CLUSTER: RedisTarget = {
+  name: 'a Redis Cluster',
+  url: TEST_REDIS_CLUSTER_URLS,
+  cluster: true,
+  skip: TEST_REDIS_CLUSTER_URLS ? false : 'SKIP: HERALD_TEST_REDIS_CLUSTER_URLS is not set (.ci/run starts a Redis Cluster with .ci/redis-cluster.sh and sets it)',
+};
+
+/** Both targets, for suites that run on each. */
+export const REDIS_TARGETS: readonly RedisTarget[] = [ONE_REDIS, REDIS_CLUSTER];
+
+/** A client of the Redis Cluster under test (tests inspect and kill its nodes). */
+export function clusterClient(urls = TEST_REDIS_CLUSTER_URLS): Cluster {
+  const seeds = urls.split(',').map((url) => {
+    const parsed = new URL(url.trim());
+    return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+  });
+  const cluster = new Cluster(seeds, { redisOptions: { connectTimeout: 1_000 }, clusterRetryStrategy: (times) => (times > 20 ? null : 100) });
+  cluster.on('error', () => undefined);
+  return cluster;
+}
+
 /** Short timers for tests: dead nodes are noticed within about a second. */
 export const FAST_TIMERS = { heartbeatMs: 200, nodeExpiryMs: 1_000, commandTimeoutMs: 1_000, reconnectMaxDelayMs: 200 } as const;
 
@@ -25,8 +58,30 @@ export function uniquePrefix(name: string): string {
   return `herald-test:${name}:${randomBytes(4).toString('hex')}:`;
 }
 
-/** Deletes every key under a prefix (test cleanup). */
-export async function deletePrefix(url: string, prefix: string): Promise<void> {
+/** Deletes every key under a prefix (test cleanup), on one Redis or on every primary of a cluster. */
+export async function deletePrefix(url: string, prefix: string, cluster = false): Promise<void> {
+  if (cluster) {
+    const client = clusterClient(url);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('ready', () => resolve());
+        client.once('end', () => reject(new Error('cluster unreachable')));
+      });
+      for (const node of client.nodes('master')) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+          cursor = next;
+          for (const key of keys) await node.del(key);
+        } while (cursor !== '0');
+      }
+    } catch {
+      // Nothing reachable to clean.
+    } finally {
+      client.disconnect();
+    }
+    return;
+  }
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1_000, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
@@ -132,7 +187,7 @@ export interface NodeProcess {
  * Starts `node dist/src/cli.js start --redis-url …` with the test app and its own SQLite file,
  * and waits (bounded) until `/ready` answers 200.
  */
-export async function startNodeProcess(children: Children, url: string, prefix: string, timeoutMs = 10_000): Promise<NodeProcess> {
+export async function startNodeProcess(children: Children, url: string, prefix: string, timeoutMs = 10_000, extraArgs: readonly string[] = []): Promise<NodeProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-cluster-node-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
@@ -150,6 +205,7 @@ export async function startNodeProcess(children: Children, url: string, prefix: 
     '--redis-url', url,
     '--database-url', `sqlite:${join(dataDir, 'herald.db')}`,
     '--app-id', TEST_APP.id, '--app-key', TEST_APP.key, '--app-secret', TEST_APP.secret, '--client-events',
+    ...extraArgs,
   ];
   const { child, output, exited } = children.spawn(process.execPath, args, env);
   void exited.then(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -6,16 +6,18 @@ import { ClusterUnavailableError, type ClusterChange, type NodeSnapshot } from '
 import type { RedisAdapter } from '../../src/cluster/redis-adapter.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { recordingHooks, runAdapterSuite } from './adapter-suite.js';
-import { deletePrefix, freePort, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix } from './cluster-helpers.js';
+import { deletePrefix, freePort, ONE_REDIS, REDIS_TARGETS, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix, type RedisTarget } from './cluster-helpers.js';
 
-runAdapterSuite(
-  'RedisAdapter',
-  async () => {
-    const prefix = uniquePrefix('contract');
-    return { adapter: testAdapter(TEST_REDIS_URL, prefix), cleanup: () => deletePrefix(TEST_REDIS_URL, prefix) };
-  },
-  { skip: redisSkip },
-);
+for (const target of REDIS_TARGETS) {
+  runAdapterSuite(
+    `RedisAdapter on ${target.name}`,
+    async () => {
+      const prefix = uniquePrefix('contract');
+      return { adapter: testAdapter(target.url, prefix, { cluster: target.cluster }), cleanup: () => deletePrefix(target.url, prefix, target.cluster) };
+    },
+    { skip: target.skip },
+  );
+}
 
 type Recorded = ReturnType<typeof recordingHooks>;
 
@@ -24,12 +26,15 @@ class Cluster {
   readonly prefix: string;
   private readonly adapters: RedisAdapter[] = [];
 
-  constructor(name: string) {
+  constructor(
+    name: string,
+    private readonly target: RedisTarget = ONE_REDIS,
+  ) {
     this.prefix = uniquePrefix(name);
   }
 
   async node(options: Parameters<typeof testAdapter>[2] = {}, snapshot?: () => NodeSnapshot): Promise<{ adapter: RedisAdapter; recorded: Recorded }> {
-    const adapter = testAdapter(TEST_REDIS_URL, this.prefix, options);
+    const adapter = testAdapter(this.target.url, this.prefix, { cluster: this.target.cluster, ...options });
     this.adapters.push(adapter);
     const recorded = recordingHooks(snapshot);
     await adapter.start(recorded.hooks);
@@ -38,29 +43,63 @@ class Cluster {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.adapters.map((adapter) => adapter.close()));
-    await deletePrefix(TEST_REDIS_URL, this.prefix);
+    await deletePrefix(this.target.url, this.prefix, this.target.cluster);
   }
 }
 
 const memberChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'member' }> => c.type === 'member');
 const userChanges = (changes: readonly ClusterChange[]) => changes.filter((c): c is Extract<ClusterChange, { type: 'user' }> => c.type === 'user');
 
-describe('RedisAdapter across nodes', { skip: redisSkip }, () => {
-  const cluster = new Cluster('adapters');
+for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${target.name}`, { skip: target.skip }, () => {
+  const cluster = new Cluster('adapters', target);
   let nodes: { adapter: RedisAdapter; recorded: Recorded }[] = [];
   before(async () => {
     nodes = [await cluster.node(), await cluster.node(), await cluster.node()];
   });
   after(() => cluster.close());
 
-  it('fans a message out to every other node, never back to its sender', async () => {
+  it('fans a message out to every other node listening, never back to its sender', async () => {
     const message = { v: 1, type: 'watchlist', appId: 'app', userId: 'fan-out', online: true } as const;
+    await Promise.all(nodes.map(({ adapter }) => adapter.listenUser('app', 'fan-out')));
     nodes[0].adapter.send(message);
     await waitFor(() => nodes[1].recorded.messages.length > 0 && nodes[2].recorded.messages.length > 0, 'the message on nodes 1 and 2');
     assert.deepEqual(nodes[1].recorded.messages, [message]);
     assert.deepEqual(nodes[2].recorded.messages, [message]);
     await sleep(100);
     assert.deepEqual(nodes[0].recorded.messages, []);
+    for (const { adapter } of nodes) adapter.unlistenUser('app', 'fan-out');
+    nodes[1].recorded.messages.length = 0;
+    nodes[2].recorded.messages.length = 0;
+  });
+
+  it('hands a node only the messages of the channels and users it listens to, counting what it receives', async () => {
+    const [a, b, c] = nodes;
+    const received = nodes.map(({ adapter }) => adapter.traffic.received);
+    // Two local subscriptions of one channel on node B: one topic, kept until the last goes.
+    await Promise.all([b.adapter.listenChannel('app', 'wanted'), b.adapter.listenChannel('app', 'wanted'), c.adapter.listenUser('app', 'zoe')]);
+    const publish = (channel: string) => ({ v: 1, type: 'publish', appId: 'app', channel, frame: `{"n":"${channel}"}`, exceptSocketId: null }) as const;
+    a.adapter.send(publish('wanted'));
+    a.adapter.send(publish('unwanted'));
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' });
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'nobody' });
+    a.adapter.send({ v: 1, type: 'publish', appId: 'other-app', channel: 'wanted', frame: '{}', exceptSocketId: null });
+    await waitFor(() => b.recorded.messages.length === 1 && c.recorded.messages.length === 1, 'the wanted messages');
+    b.adapter.unlistenChannel('app', 'wanted');
+    a.adapter.send(publish('wanted')); // node B still has one subscription of it
+    await waitFor(() => b.recorded.messages.length === 2, 'the second event of the channel');
+    b.adapter.unlistenChannel('app', 'wanted');
+    c.adapter.unlistenUser('app', 'zoe');
+    await sleep(100);
+    a.adapter.send(publish('wanted'));
+    a.adapter.send({ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' });
+    await sleep(200);
+    assert.deepEqual(b.recorded.messages, [publish('wanted'), publish('wanted')]);
+    assert.deepEqual(c.recorded.messages, [{ v: 1, type: 'terminate-user', appId: 'app', userId: 'zoe' }]);
+    assert.deepEqual(a.recorded.messages, []);
+    assert.deepEqual(nodes.map(({ adapter }, i) => adapter.traffic.received - received[i]), [0, 2, 1]);
+    assert.deepEqual(nodes.map(({ adapter }) => adapter.traffic.topics), [0, 0, 0]);
+    b.recorded.messages.length = 0;
+    c.recorded.messages.length = 0;
   });
 
   it('decides occupied and vacated once for the whole cluster under concurrent subscribes', async () => {

@@ -4,8 +4,8 @@
  * database (a fresh schema for this file, dropped afterwards). Clients are spread across the
  * nodes: the inbox (gapless seq under pushes through every node, live delivery across nodes, the
  * client SDK, state events), scheduled sends released once, and webhooks decided once for the
- * cluster and sent once from the shared outbox. Needs HERALD_TEST_REDIS_URL and
- * HERALD_TEST_DATABASE_URL; SKIPs, saying so, without either.
+ * cluster and sent once from the shared outbox. Runs on one Redis (HERALD_TEST_REDIS_URL) and on a
+ * Redis Cluster (HERALD_TEST_REDIS_CLUSTER_URLS), with HERALD_TEST_DATABASE_URL; SKIPs, saying so, without them.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -22,11 +22,9 @@ import { backendCaller, inboxDevice, listAll, sdkPush, tokenFor, userCaller, typ
 import { assertExactly, ClientPool } from '../helpers/inbox-client.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { named, Receiver, type HookEvent } from '../webhooks/receiver.js';
-import { deletePrefix, TEST_REDIS_URL, testAdapter, uniquePrefix } from './cluster-helpers.js';
+import { deletePrefix, REDIS_TARGETS, testAdapter, uniquePrefix } from './cluster-helpers.js';
 
 const DATABASE_URL = process.env.HERALD_TEST_DATABASE_URL ?? '';
-const missing = [TEST_REDIS_URL ? null : 'HERALD_TEST_REDIS_URL', DATABASE_URL ? null : 'HERALD_TEST_DATABASE_URL'].filter((name) => name !== null);
-const skip: false | string = missing.length === 0 ? false : `SKIP: ${missing.join(' and ')} not set; three nodes on the shared Redis and PostgreSQL need both`;
 
 /** Webhook timings short enough for a test; the leave delay is the one the events below wait for. */
 const WEBHOOKS = { batchWindowMs: 20, leaveDelayMs: 1_000, pollIntervalMs: 100, countIntervalMs: 60_000 } as const;
@@ -46,7 +44,7 @@ async function sql(text: string): Promise<void> {
   }
 }
 
-describe('three nodes on the shared Redis and PostgreSQL', { skip, timeout: 40_000 }, () => {
+for (const target of REDIS_TARGETS) describe(`three nodes on ${target.name} and the shared PostgreSQL`, { skip: DATABASE_URL ? target.skip : 'SKIP: HERALD_TEST_DATABASE_URL is not set', timeout: 40_000 }, () => {
   const prefix = uniquePrefix('shared-services');
   const schema = `herald_test_${randomBytes(6).toString('hex')}`;
   const stores: PostgresStore[] = [];
@@ -66,7 +64,7 @@ describe('three nodes on the shared Redis and PostgreSQL', { skip, timeout: 40_0
     for (let i = 0; i < 3; i++) {
       const store = PostgresStore.connect(DATABASE_URL, { schema, poolSize: 5 });
       stores.push(store);
-      nodes.push(await startHarness({ apps: [appOptions], deps: { store, adapter: testAdapter(TEST_REDIS_URL, prefix), webhooks: WEBHOOKS } }));
+      nodes.push(await startHarness({ apps: [appOptions], deps: { store, adapter: testAdapter(target.url, prefix, { cluster: target.cluster }), webhooks: WEBHOOKS } }));
     }
     pools = nodes.map((node) => new ClientPool(node));
   });
@@ -75,7 +73,7 @@ describe('three nodes on the shared Redis and PostgreSQL', { skip, timeout: 40_0
     await Promise.allSettled(pools.map((pool) => pool.disposeAll()));
     await Promise.allSettled(nodes.map((node) => node.close()));
     await Promise.allSettled(stores.map((store) => store.close()));
-    await Promise.allSettled([sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`), deletePrefix(TEST_REDIS_URL, prefix), receiver?.down()]);
+    await Promise.allSettled([sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`), deletePrefix(target.url, prefix, target.cluster), receiver?.down()]);
   });
 
   /** Notifications this many nodes published live so far (each node counts what it released or pushed). */

@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AppRegistry, ConfigError, defineApp, describeIssues, inboxChannel, liveInboxChannel, parseAppsFile, appsFileSchema, type App } from '../../src/config/apps.js';
 import { channelNameProblem } from '../../src/protocol/channels.js';
+import { DEFAULT_VAPID_SUBJECT } from '../../src/push/push-options.js';
+import { DEFAULT_PUSH_RULE } from '../../src/push/rule.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
+  DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+  DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
   DEFAULT_MAX_BATCH_EVENTS,
   DEFAULT_MAX_CHANNELS_PER_TRIGGER,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -44,17 +48,21 @@ describe('parseAppsFile: defaults', () => {
       maxBatchEvents: DEFAULT_MAX_BATCH_EVENTS,
       clientEvents: false,
       clientEventRate: DEFAULT_CLIENT_EVENT_RATE,
-      maxBackendEventsPerSecond: 1000,
-      maxReadRequestsPerSecond: 1000,
+      maxBackendEventsPerSecond: null,
+      maxReadRequestsPerSecond: null,
       authorisedConnections: false,
       subscriptionCount: false,
       maxPresenceMembers: DEFAULT_MAX_PRESENCE_MEMBERS,
       maxPresenceMemberBytes: DEFAULT_MAX_PRESENCE_MEMBER_BYTES,
       allowClientPush: false,
+      clientPushMaxRecipients: DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
+      clientPushNotificationsPerMinute: DEFAULT_CLIENT_PUSH_NOTIFICATIONS_PER_MINUTE,
       inboxChannelTemplate: 'private-{userId}',
       inboxEventName: 'Internal Notification',
       webhooks: [],
       webhookRetryWindowSeconds: 300,
+      push: { vapidSubject: DEFAULT_VAPID_SUBJECT, vapidKeys: null, fcm: null, apns: null, defaultRule: DEFAULT_PUSH_RULE },
+      categories: {},
     } satisfies App);
   });
 
@@ -90,6 +98,8 @@ describe('parseAppsFile: defaults', () => {
         max_presence_members: 7,
         max_presence_member_bytes: 512,
         allow_client_push: true,
+        client_push_max_recipients: 3,
+        client_push_notifications_per_minute: 30,
         inbox_channel_template: 'private-inbox-{userId}',
         inbox_event_name: 'notify',
         webhooks: [
@@ -126,12 +136,16 @@ describe('parseAppsFile: defaults', () => {
       maxPresenceMembers: 7,
       maxPresenceMemberBytes: 512,
       allowClientPush: true,
+      clientPushMaxRecipients: 3,
+      clientPushNotificationsPerMinute: 30,
       inboxChannelTemplate: 'private-inbox-{userId}',
       inboxEventName: 'notify',
       webhooks: [
         { url: 'https://example.com/hook', events: ['channel_occupied'], filter: { channel_name_starts_with: 'private-' }, headers: { 'x-token': 't' } },
       ],
       webhookRetryWindowSeconds: 60,
+      push: { vapidSubject: DEFAULT_VAPID_SUBJECT, vapidKeys: null, fcm: null, apns: null, defaultRule: DEFAULT_PUSH_RULE },
+      categories: {},
     } satisfies App);
   });
 

@@ -198,6 +198,7 @@ for (const variant of variants) {
       const paged = (await bea<ChangesAnswer>('GET', '/users/bea/notifications/changes?after=4&limit=2')).body;
       assert.deepEqual([paged.changes.length, paged.has_more], [2, true]);
 
+      assert.deepEqual((await bea('GET', '/users/bea/notifications/changes')).body, { changes: [], has_more: false, change_seq: 11 }, 'no after: the cursor to start from');
       const resync = await bea<ErrorBody>('GET', '/users/bea/notifications/changes?after=999');
       assert.deepEqual([resync.status, resync.body.code], [410, 'resync']);
       const stranger = userCaller(harness, await tokenFor(harness.app, 'not-bea'));

@@ -45,6 +45,30 @@ describe('public and private channels', () => {
     assert.deepEqual(await received, { id: 7 });
   });
 
+  it('authorises a private channel whose authorisation carries channel_data, as the SDKs sign it when given data', async () => {
+    const backend = harness.backend();
+    // The seed's backend passes user data for every channel; the SDK then signs socket_id:channel:channel_data.
+    const client = harness.client({ channelAuthorization: sdkChannelAuth(backend, { user_id: '42', user_info: { name: 'Ada' } }) });
+    const channel = await subscribed(client, 'private-42');
+    const received = once<unknown>((done) => channel.bind('Internal Notification', done), 'event on private-42');
+    await backend.trigger('private-42', 'Internal Notification', { id: 'n1' });
+    assert.deepEqual(await received, { id: 'n1' });
+  });
+
+  it('refuses a private subscription whose channel_data is not what was signed', async () => {
+    const backend = harness.backend();
+    const raw = await harness.raw();
+    const { socketId } = await raw.established();
+    const signed = backend.authorizeChannel(socketId, 'private-42', { user_id: '42' });
+    const tampered = await raw.subscribe('private-42', signed.auth, JSON.stringify({ user_id: '43' }));
+    assert.equal(tampered.event, 'pusher:subscription_error');
+    assert.equal((tampered.data as { status: number }).status, 401);
+    const withoutData = await raw.subscribe('private-42', backend.authorizeChannel(socketId, 'private-42').auth, signed.channel_data);
+    assert.equal(withoutData.event, 'pusher:subscription_error', 'a signature over socket:channel does not cover channel_data');
+    const good = await raw.subscribe('private-42', signed.auth, signed.channel_data);
+    assert.equal(good.event, 'pusher_internal:subscription_succeeded');
+  });
+
   it('delivers pusher:subscription_error to pusher-js channel listeners on a bad signature', async () => {
     const client = harness.client({
       channelAuthorization: { customHandler: (_params, callback) => callback(null, { auth: `${harness.app.key}:${'0'.repeat(64)}` }) },

@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TokenBucket } from '../../src/limits/token-bucket.js';
+import { ClientPushLimits } from '../../src/limits/client-push-limits.js';
+import { defineApp } from '../../src/config/apps.js';
+import { HttpError } from '../../src/protocol/errors.js';
 import { signUserToken } from '../../src/inbox/user-tokens.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { signedRequest, type ApiResponse } from '../helpers/http.js';
@@ -21,6 +24,37 @@ const LIMITED = {
 };
 const SLOW = { id: 'slow-app', key: 'slow-key', secret: 'slow-secret', max_backend_events_per_second: 0.5 };
 const UNLIMITED = { id: 'free-app', key: 'free-key', secret: 'free-secret', max_backend_events_per_second: null, max_read_requests_per_second: null };
+/** An app that sets no limit: the defaults apply, and they are off, as on Pusher. */
+const DEFAULTS = { id: 'default-app', key: 'default-key', secret: 'default-secret' };
+
+describe('ClientPushLimits', () => {
+  const app = defineApp({ id: 'cp', key: 'cp-key', secret: 'cp-secret', allow_client_push: true, client_push_max_recipients: 3, client_push_notifications_per_minute: 6 });
+  const code = (call: () => void) => {
+    try {
+      call();
+      return 'admitted';
+    } catch (error) {
+      return error instanceof HttpError ? `${error.status} ${error.code} ${error.headers['retry-after'] ?? ''}`.trim() : 'thrown';
+    }
+  };
+
+  it('refuses more recipients than the cap, spending nothing', () => {
+    const limits = new ClientPushLimits(() => 0);
+    assert.equal(code(() => limits.take(app, 'u', 4)), '400 bad_request');
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+  });
+
+  it('spends one per recipient from a per-user minute budget, refilled over the minute', () => {
+    let now = 0;
+    const limits = new ClientPushLimits(() => now);
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+    assert.equal(code(() => limits.take(app, 'u', 1)), '429 rate_limited 10');
+    assert.equal(code(() => limits.take(app, 'v', 3)), 'admitted', 'another user has a budget of its own');
+    now += 10_000;
+    assert.equal(code(() => limits.take(app, 'u', 1)), 'admitted');
+  });
+});
 
 describe('TokenBucket', () => {
   it('admits the burst, then the rate, and says how long to wait', () => {
@@ -39,7 +73,7 @@ describe('per-app rate limits', () => {
   // A frozen clock, moved by hand: the rates are exact, whatever the machine's speed.
   let clock = Date.now();
   before(async () => {
-    harness = await startHarness({ apps: [LIMITED, SLOW, UNLIMITED], deps: { now: () => clock } });
+    harness = await startHarness({ apps: [LIMITED, SLOW, UNLIMITED, DEFAULTS], deps: { now: () => clock } });
   });
   after(() => harness.close());
 
@@ -121,6 +155,24 @@ describe('per-app rate limits', () => {
     assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([200]));
     const reads = await Promise.all(Array.from({ length: 40 }, () => read('free-app')));
     assert.deepEqual(new Set(reads.map((answer) => answer.status)), new Set([200]));
+  });
+
+  it('does not limit backend events or reads by default: a Laravel-style burst of 200 batches of 10 events in one second', async () => {
+    clock += 10_000;
+    const batch = JSON.stringify({ batch: Array.from({ length: 10 }, (_, i) => ({ name: 'App\\Events\\OrderShipped', channel: `orders-${i}`, data: '{}' })) });
+    const statuses = new Set<number>();
+    for (let round = 0; round < 4; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => signedRequest(harness.baseUrl, app('default-app'), { method: 'POST', path: '/batch_events', body: batch })),
+      );
+      for (const answer of answers) statuses.add(answer.status);
+    }
+    assert.deepEqual(statuses, new Set([200]), 'the clock did not move: 2,000 events in one second');
+    for (let round = 0; round < 12; round++) {
+      const reads = await Promise.all(Array.from({ length: 100 }, () => read('default-app')));
+      for (const answer of reads) statuses.add(answer.status);
+    }
+    assert.deepEqual(statuses, new Set([200]), '1,200 reads in one second');
   });
 
   describe('on sockets', () => {

@@ -87,7 +87,9 @@ describe('operator settings', () => {
     const config = loadConfig({ appsFile: 'apps.json' }, file({ max_backend_events_per_second: null, max_read_requests_per_second: 2.5 }));
     assert.equal(config.apps[0].maxBackendEventsPerSecond, null);
     assert.equal(config.apps[0].maxReadRequestsPerSecond, 2.5);
-    assert.equal(loadConfig({ appsFile: 'apps.json' }, file({})).apps[0].maxBackendEventsPerSecond, 1000);
+    assert.equal(loadConfig({ appsFile: 'apps.json' }, file({})).apps[0].maxBackendEventsPerSecond, null, 'off by default, as on Pusher');
+    assert.equal(loadConfig({ appsFile: 'apps.json' }, file({})).apps[0].maxReadRequestsPerSecond, null);
+    assert.equal(loadConfig({ appsFile: 'apps.json' }, file({ max_backend_events_per_second: 1000 })).apps[0].maxBackendEventsPerSecond, 1000);
     assert.throws(
       () => loadConfig({ appsFile: 'apps.json' }, file({ max_read_requests_per_second: 0 })),
       (error: unknown) => error instanceof ConfigError && /apps\.json\.apps\.0\.max_read_requests_per_second: /.test(error.message),
@@ -103,5 +105,6 @@ describe('operator settings', () => {
     assert.match(help, /--metrics-port <value>/);
     assert.match(help, /HERALD_METRICS_PORT/);
     assert.match(help, /--shutdown-timeout <value>/);
+    assert.match(help, /rate limits are off\s+by default/);
   });
 });

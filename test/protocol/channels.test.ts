@@ -160,11 +160,15 @@ describe('assertChannelName', () => {
     assert.doesNotThrow(() => assertChannelName('private-a'));
   });
 
-  it('throws a non-closing ProtocolError without a code, with the problem as its message', () => {
+  it('throws a non-closing invalid_channel_name error without a Pusher code, with the problem as its message', () => {
     assert.throws(
       () => assertChannelName('bad name'),
       (error: unknown) =>
-        error instanceof ProtocolError && error.code === null && error.closesConnection === false && /may only contain/.test(error.message),
+        error instanceof ProtocolError &&
+        error.code === 'invalid_channel_name' &&
+        error.pusherCode === null &&
+        error.closesConnection === false &&
+        error.message === channelNameProblem('bad name'),
     );
     assert.throws(() => assertChannelName(42), (error: unknown) => error instanceof ProtocolError && /non-empty string/.test(error.message));
   });

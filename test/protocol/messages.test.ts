@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, ProtocolError } from '../../src/protocol/errors.js';
+import { Errors, ProtocolError, type ErrorDefinition } from '../../src/protocol/errors.js';
 import { MAX_EVENT_NAME_LENGTH } from '../../src/protocol/limits.js';
 import {
   cacheMiss,
@@ -21,14 +21,15 @@ import {
 
 const frame = (value: unknown) => JSON.stringify(value);
 
-/** Asserts that decoding throws a ProtocolError with `code` whose message matches `pattern`. */
-function rejects(text: string, code: number | null, pattern: RegExp): void {
+/** Asserts that decoding throws the registered ProtocolError `expected`, its message naming what `names` matches. */
+function rejects(text: string, expected: ErrorDefinition, names: RegExp): void {
   assert.throws(
     () => decodeClientMessage(text),
     (error: unknown) => {
       assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${String(error)}`);
-      assert.equal(error.code, code);
-      assert.match(error.message, pattern);
+      assert.equal(error.code, expected.code);
+      assert.equal(error.pusherCode, expected.pusherCode);
+      assert.match(error.message, names);
       assert.equal(error.closesConnection, false);
       return true;
     },
@@ -125,85 +126,85 @@ describe('decodeClientMessage: valid messages', () => {
 describe('decodeClientMessage: malformed messages', () => {
   it('rejects text that is not JSON', () => {
     for (const text of ['', 'hello', '{', '{"event":', "{'event':'pusher:ping'}", 'undefined']) {
-      rejects(text, null, /not valid JSON/);
+      rejects(text, Errors.malformedMessage, /not valid JSON/);
     }
   });
 
   it('rejects JSON that is not an object', () => {
     for (const text of ['[]', '[{"event":"pusher:ping"}]', 'null', '1', '"pusher:ping"', 'true']) {
-      rejects(text, null, /expected a JSON object/);
+      rejects(text, Errors.malformedMessage, /expected a JSON object/);
     }
   });
 
   it('rejects a missing, empty or non-string event', () => {
     for (const value of [{}, { data: {} }, { event: '' }, { event: 1 }, { event: null }, { event: ['pusher:ping'] }]) {
-      rejects(frame(value), null, /"event" must be a non-empty string/);
+      rejects(frame(value), Errors.malformedMessage, /"event" must be a non-empty string/);
     }
   });
 
   it('rejects data that is a string but not JSON', () => {
-    rejects(frame({ event: 'pusher:subscribe', data: '{channel:private-a}' }), null, /pusher:subscribe: data is not valid JSON/);
-    rejects(frame({ event: 'pusher:signin', data: '' }), null, /pusher:signin: data is not valid JSON/);
+    rejects(frame({ event: 'pusher:subscribe', data: '{channel:private-a}' }), Errors.invalidField, /pusher:subscribe: data is not valid JSON/);
+    rejects(frame({ event: 'pusher:signin', data: '' }), Errors.invalidField, /pusher:signin: data is not valid JSON/);
   });
 
   it('rejects data that is not an object, directly or inside a JSON string', () => {
     for (const data of [1, true, ['private-a'], 'true', '"private-a"', '[1]', '42']) {
-      rejects(frame({ event: 'pusher:subscribe', data }), null, /pusher:subscribe: data must be an object/);
+      rejects(frame({ event: 'pusher:subscribe', data }), Errors.invalidField, /pusher:subscribe: data must be an object/);
     }
   });
 
   it('rejects a subscribe without a usable channel', () => {
     for (const data of [undefined, {}, { channel: '' }, { channel: 5 }, { channel: null }, { channel: ['a'] }, 'null']) {
-      rejects(frame({ event: 'pusher:subscribe', data }), null, /pusher:subscribe: channel must be a non-empty string/);
+      rejects(frame({ event: 'pusher:subscribe', data }), Errors.invalidField, /pusher:subscribe: channel must be a non-empty string/);
     }
   });
 
   it('rejects subscribe auth and channel_data of the wrong type', () => {
-    rejects(frame({ event: 'pusher:subscribe', data: { channel: 'private-a', auth: 42 } }), null, /pusher:subscribe: auth must be a string/);
+    rejects(frame({ event: 'pusher:subscribe', data: { channel: 'private-a', auth: 42 } }), Errors.invalidField, /pusher:subscribe: auth must be a string/);
     rejects(
       frame({ event: 'pusher:subscribe', data: { channel: 'presence-a', auth: 'k:s', channel_data: { user_id: '1' } } }),
-      null,
+      Errors.invalidField,
       /pusher:subscribe: channel_data must be a string/,
     );
   });
 
   it('rejects an unsubscribe without a channel', () => {
-    rejects(frame({ event: 'pusher:unsubscribe', data: {} }), null, /pusher:unsubscribe: channel must be a non-empty string/);
-    rejects(frame({ event: 'pusher:unsubscribe', data: { channel: 1 } }), null, /pusher:unsubscribe: channel/);
+    rejects(frame({ event: 'pusher:unsubscribe', data: {} }), Errors.invalidField, /pusher:unsubscribe: channel must be a non-empty string/);
+    rejects(frame({ event: 'pusher:unsubscribe', data: { channel: 1 } }), Errors.invalidField, /pusher:unsubscribe: channel/);
   });
 
   it('rejects a signin without auth or user_data', () => {
-    rejects(frame({ event: 'pusher:signin', data: { user_data: '{}' } }), null, /pusher:signin: auth must be a non-empty string/);
-    rejects(frame({ event: 'pusher:signin', data: { auth: 'k:s' } }), null, /pusher:signin: user_data must be a non-empty string/);
-    rejects(frame({ event: 'pusher:signin', data: { auth: 'k:s', user_data: { id: '1' } } }), null, /user_data must be a non-empty string/);
-    rejects(frame({ event: 'pusher:signin', data: { auth: '', user_data: '{}' } }), null, /auth must be a non-empty string/);
+    rejects(frame({ event: 'pusher:signin', data: { user_data: '{}' } }), Errors.invalidField, /pusher:signin: auth must be a non-empty string/);
+    rejects(frame({ event: 'pusher:signin', data: { auth: 'k:s' } }), Errors.invalidField, /pusher:signin: user_data must be a non-empty string/);
+    rejects(frame({ event: 'pusher:signin', data: { auth: 'k:s', user_data: { id: '1' } } }), Errors.invalidField, /user_data must be a non-empty string/);
+    rejects(frame({ event: 'pusher:signin', data: { auth: '', user_data: '{}' } }), Errors.invalidField, /auth must be a non-empty string/);
   });
 
   it('rejects unknown pusher: and pusher_internal: events, naming the event', () => {
-    rejects(frame({ event: 'pusher:unknown', data: {} }), null, /Unsupported event "pusher:unknown"/);
-    rejects(frame({ event: 'pusher_internal:member_added', data: {} }), null, /Unsupported event "pusher_internal:member_added"/);
-    rejects(frame({ event: 'my-event', channel: 'private-a', data: {} }), null, /client events must start with "client-"/);
-    rejects(frame({ event: 'Client-x', channel: 'private-a', data: {} }), null, /Unsupported event "Client-x"/);
+    rejects(frame({ event: 'pusher:unknown', data: {} }), Errors.unsupportedEvent, /Unsupported event "pusher:unknown"/);
+    rejects(frame({ event: 'pusher_internal:member_added', data: {} }), Errors.unsupportedEvent, /Unsupported event "pusher_internal:member_added"/);
+    rejects(frame({ event: 'my-event', channel: 'private-a', data: {} }), Errors.unsupportedEvent, /client events must start with "client-"/);
+    rejects(frame({ event: 'Client-x', channel: 'private-a', data: {} }), Errors.unsupportedEvent, /Unsupported event "Client-x"/);
   });
 
   it('truncates a very long unknown event name in the message', () => {
     const event = `pusher:${'x'.repeat(10_000)}`;
     assert.throws(
       () => decodeClientMessage(frame({ event })),
-      (error: unknown) => error instanceof ProtocolError && error.code === null && error.message.length < MAX_EVENT_NAME_LENGTH + 100,
+      (error: unknown) => error instanceof ProtocolError && error.code === Errors.unsupportedEvent.code && error.message.length < MAX_EVENT_NAME_LENGTH + 100,
     );
   });
 
   it('rejects a client event without a channel with 4301', () => {
     for (const channel of [undefined, '', 1, null, ['private-a']]) {
-      rejects(frame({ event: 'client-x', channel, data: {} }), ErrorCode.ClientEventRejected, /Client event needs a "channel"/);
+      rejects(frame({ event: 'client-x', channel, data: {} }), Errors.clientEventInvalid, /Client event needs a "channel"/);
     }
   });
 
   it(`rejects a client event name longer than ${MAX_EVENT_NAME_LENGTH} characters with 4301`, () => {
     const event = `client-${'x'.repeat(MAX_EVENT_NAME_LENGTH - 6)}`;
     assert.equal(event.length, MAX_EVENT_NAME_LENGTH + 1);
-    rejects(frame({ event, channel: 'private-a', data: {} }), ErrorCode.ClientEventRejected, /longer than 200 characters/);
+    rejects(frame({ event, channel: 'private-a', data: {} }), Errors.clientEventInvalid, /longer than 200 characters/);
   });
 
   it('throws only ProtocolError for arbitrary strings', () => {

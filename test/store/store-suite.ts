@@ -212,6 +212,21 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
       assert.equal(result.visible.length, 1);
     });
 
+    it('scopes idempotency keys per sender: the backend and each user have their own', async () => {
+      const app = newApp();
+      const byUser = await store.push(app, ['victim'], notification('from-user', { senderId: 'mallory' }), 'order-1', T0);
+      assert.equal(byUser.replayed, false);
+      const byBackend = await store.push(app, ['victim'], notification('from-backend'), 'order-1', at(1));
+      assert.equal(byBackend.replayed, false, "a user's key does not stop the backend's push");
+      assert.deepEqual(byBackend.rows, [{ id: 'from-backend', userId: 'victim', seq: 2 }]);
+      const otherUser = await store.push(app, ['victim'], notification('from-other', { senderId: 'trent' }), 'order-1', at(2));
+      assert.equal(otherUser.replayed, false, "nor does it answer another user's push");
+      const backendRetry = await store.push(app, ['victim'], notification('again'), 'order-1', at(3));
+      assert.deepEqual(backendRetry, { rows: byBackend.rows, replayed: true, visible: [] });
+      const userRetry = await store.push(app, ['victim'], notification('again', { senderId: 'mallory' }), 'order-1', at(4));
+      assert.deepEqual(userRetry, { rows: byUser.rows, replayed: true, visible: [] });
+    });
+
     it('forgets idempotency keys after 24 hours', async () => {
       const app = newApp();
       await store.push(app, ['a'], notification('x'), 'k', T0);
@@ -450,6 +465,18 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         );
         assert.equal(await store.outbox.rescheduleWebhook(r3.id, r3.lease, w(0), 1, 'still held'), true, "node-b's lease was untouched");
         assert.equal(await store.outbox.releaseWebhookLeases('node-a|b'), 1);
+        await drain();
+      });
+
+      it('ends the leases of a holder but those it keeps (batches it is still sending)', async () => {
+        const app = newApp();
+        await store.outbox.enqueueWebhooks([batch(app, 't1', 'k1'), batch(app, 't2', 'k2'), batch(app, 't3', 'k3')]);
+        const [k1, k2, k3] = [...(await claimMine(app, 0, 1, 'node-k')), ...(await claimMine(app, 0, 1, 'node-k')), ...(await claimMine(app, 0, 1, 'node-k'))];
+        assert.deepEqual(bodies([k1, k2, k3]), ['k1', 'k2', 'k3']);
+        assert.equal(await store.outbox.releaseWebhookLeases('node-k', [k1.id, k3.id]), 1, 'only k2, which it is not sending');
+        assert.equal(await store.outbox.rescheduleWebhook(k1.id, k1.lease, w(0), 1, 'kept'), true, 'a kept lease still holds');
+        assert.equal(await store.outbox.rescheduleWebhook(k2.id, k2.lease, w(0), 1, 'ended'), false);
+        assert.equal(await store.outbox.releaseWebhookLeases('node-k'), 1, 'k3');
         await drain();
       });
 

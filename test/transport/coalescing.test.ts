@@ -4,9 +4,11 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
 import { TrafficCounters } from '../../src/realtime/traffic.js';
 import { outbound } from '../../src/realtime/transport.js';
-import { frameText, SLOW_CONSUMER_REASON, WsTransport } from '../../src/transport/ws-transport.js';
+import { Errors } from '../../src/protocol/errors.js';
+import { frameText, WriteQueue, WsTransport } from '../../src/transport/ws-transport.js';
 
 // `Sender` is exported by ws's ES module entry but missing from @types/ws.
 const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
@@ -28,7 +30,6 @@ function fakeSocket(writableLength = 0) {
   };
   const ws = {
     readyState: 1,
-    _socket: socket,
     close(code: number, reason: string) {
       calls.push({ close: [code, reason] });
       this.readyState = 2;
@@ -40,7 +41,15 @@ function fakeSocket(writableLength = 0) {
       this.readyState = 3;
     },
   };
-  return { calls, socket, ws: ws as unknown as WebSocket, writes: () => calls.flatMap((call) => ('write' in call ? [call.write] : [])) };
+  return { calls, socket: socket as unknown as Socket, ws: ws as unknown as WebSocket, writes: () => calls.flatMap((call) => ('write' in call ? [call.write] : [])) };
+}
+
+type Fake = ReturnType<typeof fakeSocket>;
+
+/** Transports over fake sockets, sharing one server's write queue. */
+function transportsOf(fakes: readonly Fake[], maxBufferedBytes = 1 << 20, traffic = new TrafficCounters()): WsTransport[] {
+  const queue = new WriteQueue(traffic, maxBufferedBytes);
+  return fakes.map((fake) => new WsTransport(fake.ws, fake.socket, queue));
 }
 
 describe('frameText', () => {
@@ -59,7 +68,7 @@ describe('WsTransport: coalesced writes', () => {
   it('writes the events of one turn of the event loop in one write, in order', async () => {
     const traffic = new TrafficCounters();
     const fake = fakeSocket();
-    const transport = new WsTransport(fake.ws, traffic, 1 << 20);
+    const [transport] = transportsOf([fake], 1 << 20, traffic);
     const texts = ['{"event":"a"}', '{"event":"b"}', '{"event":"c"}'];
     for (const text of texts) transport.send(outbound(text));
     assert.equal(fake.writes().length, 0, 'nothing is written before the flush');
@@ -71,7 +80,7 @@ describe('WsTransport: coalesced writes', () => {
 
   it('writes a lone event as the shared frame itself, with no copy', async () => {
     const fakes = [fakeSocket(), fakeSocket()];
-    const transports = fakes.map((fake) => new WsTransport(fake.ws, new TrafficCounters(), 1 << 20));
+    const transports = transportsOf(fakes);
     const message = outbound('{"event":"solo"}');
     for (const transport of transports) transport.send(message);
     await nextTurn();
@@ -81,7 +90,7 @@ describe('WsTransport: coalesced writes', () => {
 
   it('concatenates a burst once for every socket that gets the same events, and apart for one that does not', async () => {
     const fakes = [fakeSocket(), fakeSocket(), fakeSocket()];
-    const transports = fakes.map((fake) => new WsTransport(fake.ws, new TrafficCounters(), 1 << 20));
+    const transports = transportsOf(fakes);
     const [a, b, c] = ['{"n":1}', '{"n":2}', '{"n":3}'].map(outbound);
     for (const message of [a, b]) for (const transport of transports.slice(0, 2)) transport.send(message);
     transports[2].send(a);
@@ -96,7 +105,7 @@ describe('WsTransport: coalesced writes', () => {
 
   it('keeps each socket on its own order when sockets interleave', async () => {
     const fakes = Array.from({ length: 5 }, () => fakeSocket());
-    const transports = fakes.map((fake) => new WsTransport(fake.ws, new TrafficCounters(), 1 << 20));
+    const transports = transportsOf(fakes);
     const expected: string[][] = fakes.map(() => []);
     for (let i = 0; i < 200; i++) {
       const who = (i * 7) % 5;
@@ -110,7 +119,7 @@ describe('WsTransport: coalesced writes', () => {
 
   it('writes what is queued before the close frame', async () => {
     const fake = fakeSocket();
-    const transport = new WsTransport(fake.ws, new TrafficCounters(), 1 << 20);
+    const [transport] = transportsOf([fake]);
     transport.send(outbound('{"event":"last-words"}'));
     transport.send(outbound('{"event":"pusher:error"}'));
     transport.close(4200, 'bye');
@@ -121,16 +130,16 @@ describe('WsTransport: coalesced writes', () => {
 
   it('drops what is queued for a socket closed meanwhile', async () => {
     const fake = fakeSocket();
-    const transport = new WsTransport(fake.ws, new TrafficCounters(), 1 << 20);
+    const [transport] = transportsOf([fake]);
     transport.send(outbound('{"event":"x"}'));
-    fake.socket.destroyed = true;
+    (fake.socket as { destroyed: boolean }).destroyed = true;
     await nextTurn();
     assert.deepEqual(fake.calls, []);
   });
 
   it('handles a burst larger than the shared store, and works on after it', async () => {
     const fakes = Array.from({ length: 200 }, () => fakeSocket());
-    const transports = fakes.map((fake) => new WsTransport(fake.ws, new TrafficCounters(), 1 << 30));
+    const transports = transportsOf(fakes, 1 << 30);
     const messages = Array.from({ length: 500 }, (_, i) => outbound(`{"i":${i}}`));
     for (const message of messages) for (const transport of transports) transport.send(message);
     await nextTurn();
@@ -141,9 +150,25 @@ describe('WsTransport: coalesced writes', () => {
     assert.deepEqual(fakes[0].writes()[1], frameText('{"after":true}'));
   });
 
+  it('keeps the write state of each server apart: its own queue, batches and counters', async () => {
+    const [a, b] = [fakeSocket(), fakeSocket()];
+    const [trafficA, trafficB] = [new TrafficCounters(), new TrafficCounters()];
+    const [first] = transportsOf([a], 1 << 20, trafficA);
+    const [second] = transportsOf([b], 1 << 20, trafficB);
+    const burst = ['{"n":1}', '{"n":2}'].map(outbound);
+    for (const message of burst) {
+      first.send(message);
+      second.send(message);
+    }
+    await nextTurn();
+    assert.deepEqual(a.writes(), b.writes());
+    assert.notEqual(a.writes()[0], b.writes()[0], 'each server concatenates its own batch');
+    assert.deepEqual([trafficA.messagesOut, trafficB.messagesOut], [2, 2]);
+  });
+
   it('starts a new batch in the next turn', async () => {
     const fake = fakeSocket();
-    const transport = new WsTransport(fake.ws, new TrafficCounters(), 1 << 20);
+    const [transport] = transportsOf([fake]);
     transport.send(outbound('{"turn":1}'));
     await nextTurn();
     transport.send(outbound('{"turn":2}'));
@@ -156,13 +181,13 @@ describe('WsTransport: slow consumers', () => {
   it('closes with 4100 at the send that would pass the bound, counts it, and writes nothing more', async () => {
     const traffic = new TrafficCounters();
     const fake = fakeSocket(900);
-    const transport = new WsTransport(fake.ws, traffic, 1000);
+    const [transport] = transportsOf([fake], 1000, traffic);
     const message = outbound(JSON.stringify({ event: 'e', data: 'x'.repeat(40) }));
     transport.send(message); // 900 + ~60 bytes: under the bound
     assert.equal(traffic.slowConsumerCloses, 0);
     transport.send(message); // 900 + ~120: over it
     assert.equal(traffic.slowConsumerCloses, 1);
-    assert.deepEqual(fake.calls, [{ close: [4100, SLOW_CONSUMER_REASON] }], 'the queued event is dropped, not written before the close');
+    assert.deepEqual(fake.calls, [{ close: [4100, Errors.slowConsumer().closeReason] }], 'the queued event is dropped, not written before the close');
     transport.send(message);
     await nextTurn();
     assert.equal(fake.calls.length, 1);
@@ -171,7 +196,7 @@ describe('WsTransport: slow consumers', () => {
 
   it('counts queued bytes in bufferedAmount until the flush', async () => {
     const fake = fakeSocket(100);
-    const transport = new WsTransport(fake.ws, new TrafficCounters(), 1 << 20);
+    const [transport] = transportsOf([fake]);
     const message = outbound('{"event":"e"}');
     transport.send(message);
     assert.equal(transport.bufferedAmount, 100 + (message.wire as Buffer).length);

@@ -1,10 +1,11 @@
-// The demo inbox: a page built on Herald's client SDK (/sdk/herald-client.js), signed in as a demo user.
+// The demo inbox: <herald-inbox> (/sdk/herald-inbox.js, the element and the client SDK) for a demo user, and a push box.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { InboxClient, Notification } from '../../src/client/index.js';
+import type { InboxClient } from '../../src/client/index.js';
 import './style.css';
 
-type Sdk = typeof import('../../src/client/index.js');
+type Ui = typeof import('../../src/inbox-ui/index.js');
+type HeraldInboxElement = import('../../src/inbox-ui/index.js').HeraldInboxElement;
 
 /** What POST /demo/token answers. */
 interface DemoToken {
@@ -37,72 +38,34 @@ async function postJson<T>(path: string, body: unknown, token?: string): Promise
   return json as T;
 }
 
-let sdk: Promise<Sdk> | null = null;
-function loadSdk(): Promise<Sdk> {
-  // Loaded at run time from Herald itself, as any page would: the SDK is not bundled into the demo.
-  const url = '/sdk/herald-client.js';
-  sdk ??= import(/* webpackIgnore: true */ url) as Promise<Sdk>;
-  return sdk;
+let ui: Promise<Ui> | null = null;
+function loadUi(): Promise<Ui> {
+  // Loaded at run time from Herald itself, as any page would: one script with the element and the SDK.
+  const url = '/sdk/herald-inbox.js';
+  ui ??= import(/* webpackIgnore: true */ url) as Promise<Ui>;
+  return ui;
 }
 
-function ago(iso: string): string {
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (seconds < 45) return 'just now';
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
-  return new Date(iso).toLocaleDateString();
-}
-
-function Bell({ count, onClick, open }: { count: number; onClick: () => void; open: boolean }) {
-  return (
-    <button type="button" class="bell" onClick={onClick} aria-expanded={open} aria-label={`Notifications, ${count} unread`} data-testid="bell">
-      <svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true">
-        <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z" />
-      </svg>
-      <span class="badge" data-count={count} data-testid="badge">
-        {count > 99 ? '99+' : count}
-      </span>
-    </button>
-  );
-}
-
-function Item({ n, inbox }: { n: Notification; inbox: InboxClient }) {
-  const open = () => {
-    if (!n.opened) inbox.markOpened([n.id]).catch(() => undefined);
-  };
-  return (
-    <li class={`item ${n.opened ? 'opened' : 'unread'}`} data-id={n.id} data-testid="notification">
-      <div class="item-main" role="button" tabIndex={0} onClick={open} onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && open()}>
-        {n.image_url ? <img src={n.image_url} alt="" loading="lazy" width={44} height={44} /> : <span class="avatar" aria-hidden="true">{(n.sender_id ?? 'H').replace(/^demo-/, '').slice(0, 1).toUpperCase()}</span>}
-        <div class="text">
-          {n.heading && <strong class="heading">{n.heading}</strong>}
-          <span class="content">{n.content}</span>
-          <span class="meta">
-            {ago(n.created_at)}
-            {n.sender_id ? ` · from ${n.sender_id.replace(/^demo-/, '')}` : ''}
-          </span>
-        </div>
-        {!n.opened && <span class="unread-dot" aria-label="unread" />}
-      </div>
-      {n.buttons.length > 0 && (
-        <div class="buttons">
-          {n.buttons.map((button) => (
-            <button
-              key={button.id}
-              type="button"
-              class="secondary"
-              onClick={() => {
-                inbox.pressButton(n.id, button.id).catch(() => undefined);
-                open();
-              }}
-            >
-              {button.text}
-            </button>
-          ))}
-        </div>
-      )}
-    </li>
-  );
+/** The `<herald-inbox>` of the page, made once and given each session's client. */
+function InboxSlot({ inbox, locale }: { inbox: InboxClient | null; locale: string }) {
+  const slot = useRef<HTMLDivElement>(null);
+  const [element, setElement] = useState<HeraldInboxElement | null>(null);
+  useEffect(() => {
+    let made: HTMLElement | null = null;
+    loadUi().then(() => {
+      if (!slot.current) return;
+      made = document.createElement('herald-inbox');
+      made.setAttribute('layout', 'inline');
+      slot.current.append(made);
+      setElement(made as HeraldInboxElement);
+    });
+    return () => made?.remove();
+  }, []);
+  useEffect(() => {
+    if (element) element.client = inbox;
+  }, [element, inbox]);
+  useEffect(() => element?.setAttribute('locale', locale), [element, locale]);
+  return <div class="inbox-slot" ref={slot} />;
 }
 
 function PushBox({ name, token, onSent }: { name: string; token: () => string; onSent: (text: string, ok: boolean) => void }) {
@@ -173,15 +136,44 @@ function PushBox({ name, token, onSent }: { name: string; token: () => string; o
   );
 }
 
+/** "Notify me when I'm away": Web Push for the demo user through Herald's service worker (docs/push.md). */
+function AwayPush({ inbox }: { inbox: InboxClient }) {
+  const supported = 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+  const [state, setState] = useState<{ text: string; error: boolean } | null>(null);
+  const enable = async (): Promise<void> => {
+    setState({ text: 'Asking the browser…', error: false });
+    try {
+      await inbox.enableWebPush({ serviceWorkerUrl: '/sdk/herald-sw.js', scope: '/demo', openUrl: '/demo' });
+      setState({ text: 'On: a notification you have not seen within a minute comes as a push.', error: false });
+    } catch (error) {
+      setState({ text: (error as Error).message, error: true });
+    }
+  };
+  return (
+    <section class="card away" data-testid="away-push">
+      <h2>While you are away</h2>
+      <button type="button" class="secondary" disabled={!supported} onClick={() => void enable()}>
+        Notify me when I'm away
+      </button>
+      <p class={`small ${state?.error ? 'error' : 'muted'}`} role="status">
+        {supported ? (state?.text ?? 'Pushes what you have not seen in the app within a minute.') : 'This browser has no Web Push.'}
+      </p>
+    </section>
+  );
+}
+
+const LOCALES: readonly [string, string][] = [
+  ['en', 'English'],
+  ['de', 'Deutsch'],
+  ['ar', 'العربية'],
+];
+
 function App() {
   const [name, setName] = useState(initialName);
   const [nameInput, setNameInput] = useState(name);
+  const [locale, setLocale] = useState(() => new URLSearchParams(location.search).get('locale') ?? 'en');
   const [session, setSession] = useState<{ info: DemoToken; inbox: InboxClient } | null>(null);
-  const [list, setList] = useState<readonly Notification[]>([]);
-  const [unread, setUnread] = useState(0);
   const [status, setStatus] = useState<{ text: string; error: boolean }>({ text: 'Connecting…', error: false });
-  const [panelOpen, setPanelOpen] = useState(true);
-  const [hasMore, setHasMore] = useState(false);
   const [toast, setToast] = useState<{ text: string; ok: boolean } | null>(null);
   const token = useRef<string>('');
 
@@ -192,14 +184,12 @@ function App() {
     history.replaceState(null, '', url);
     let cancelled = false;
     let inbox: InboxClient | null = null;
-    setList([]);
-    setUnread(0);
     setSession(null);
     setStatus({ text: `Connecting as ${name}…`, error: false });
     (async () => {
       const info = await postJson<DemoToken>('/demo/token', { user_id: name });
       token.current = info.token;
-      const { InboxClient } = await loadSdk();
+      const { InboxClient } = await loadUi();
       if (cancelled) return;
       let first = true;
       inbox = new InboxClient({
@@ -224,14 +214,16 @@ function App() {
         },
       });
       const current = inbox;
-      current.notificationsStream.listen((notifications) => {
-        setList(notifications);
-        setHasMore(current.hasMore);
+      current.pendingNotificationsCountStream.listen((count) => (document.title = count > 0 ? `(${count}) Herald demo` : 'Herald demo'));
+      let synced = false;
+      current.connectionStateStream.listen((state) => {
+        if (!synced || cancelled) return;
+        setStatus(state === 'connected' ? { text: `Live as ${name}`, error: false } : { text: 'Reconnecting…', error: false });
       });
-      current.pendingNotificationsCountStream.listen((count) => setUnread(count));
       current.errors.listen((error) => setStatus({ text: `${error.name}: ${error.message}`, error: true }));
       setSession({ info, inbox: current });
       await current.init();
+      synced = true;
       if (!cancelled) setStatus({ text: `Live as ${name}`, error: false });
     })().catch((error: unknown) => {
       if (!cancelled) setStatus({ text: `Could not connect: ${(error as Error).message}`, error: true });
@@ -243,16 +235,24 @@ function App() {
   }, [name]);
 
   useEffect(() => {
-    document.title = unread > 0 ? `(${unread}) Herald demo` : 'Herald demo';
-  }, [unread]);
+    const url = new URL(location.href);
+    url.searchParams.set('locale', locale);
+    history.replaceState(null, '', url);
+  }, [locale]);
 
-  const inbox = session?.inbox ?? null;
   return (
     <>
       <header class="top">
         <div class="brand">
           <span class="logo" aria-hidden="true">◆</span> Herald demo
         </div>
+        <select class="locale" aria-label="Language" value={locale} onChange={(e) => setLocale(e.currentTarget.value)}>
+          {LOCALES.map(([tag, label]) => (
+            <option key={tag} value={tag}>
+              {label}
+            </option>
+          ))}
+        </select>
         <form
           class="who"
           onSubmit={(e) => {
@@ -265,51 +265,48 @@ function App() {
             Switch
           </button>
         </form>
-        <Bell count={unread} open={panelOpen} onClick={() => setPanelOpen(!panelOpen)} />
       </header>
       <main class="layout">
-        <p class={`status ${status.error ? 'error' : ''}`} data-testid="status">
-          <span class={`live-dot ${status.text.startsWith('Live') ? 'on' : ''}`} aria-hidden="true" />
-          {status.text}
-        </p>
-        {panelOpen && (
-          <section class="card panel" aria-label="Notifications">
-            <div class="panel-head">
-              <h2>Notifications</h2>
-              <button type="button" class="secondary" data-testid="mark-all" disabled={!inbox || unread === 0} onClick={() => inbox?.markAllOpened().catch(() => undefined)}>
-                Mark all read
-              </button>
-            </div>
-            <ul class="list" data-testid="list">
-              {inbox && list.map((n) => <Item key={n.id} n={n} inbox={inbox} />)}
-              {list.length === 0 && <li class="empty muted">Nothing yet. Push yourself a notification below.</li>}
-            </ul>
-            {inbox && hasMore && (
-              <button type="button" class="secondary more" onClick={() => inbox.loadMore().catch(() => undefined)}>
-                Load older
-              </button>
-            )}
-          </section>
-        )}
-        {session && (
-          <PushBox
-            name={name}
-            token={() => token.current}
-            onSent={(text, ok) => {
-              setToast({ text, ok });
-              setTimeout(() => setToast(null), 3_000);
-            }}
-          />
-        )}
-        {toast && (
-          <p class={toast.ok ? 'ok' : 'error'} role="status">
-            {toast.text}
+        <section class="inbox-column" aria-label="Inbox">
+          <p class={`status ${status.error ? 'error' : ''}`} data-testid="status">
+            <span class={`live-dot ${status.text.startsWith('Live') ? 'on' : ''}`} aria-hidden="true" />
+            {status.text}
           </p>
-        )}
-        <p class="muted small">
-          Open <a href={`/demo?user=${encodeURIComponent(name)}`} target="_blank" rel="noopener">another tab as {name}</a> to watch devices stay in sync, or switch to another name and push
-          to <code>{name}</code>. Demo users are the <code>demo-*</code> users of app <code>{session?.info.app_id ?? '…'}</code>.
-        </p>
+          <InboxSlot inbox={session?.inbox ?? null} locale={locale} />
+        </section>
+        <aside class="side" data-testid="side">
+          {session && (
+            <PushBox
+              name={name}
+              token={() => token.current}
+              onSent={(text, ok) => {
+                setToast({ text, ok });
+                setTimeout(() => setToast(null), 3_000);
+              }}
+            />
+          )}
+          {session && <AwayPush inbox={session.inbox} />}
+          {toast && (
+            <p class={toast.ok ? 'ok' : 'error'} role="status">
+              {toast.text}
+            </p>
+          )}
+          <section class="card tips">
+            <h2>Try it</h2>
+            <ul>
+              <li>
+                Open <a href={`/demo?user=${encodeURIComponent(name)}`} target="_blank" rel="noopener">another tab as {name}</a>: opening, marking read and new notifications stay in sync.
+              </li>
+              <li>Switch to another name and push to <code>{name}</code>, or push to several names at once.</li>
+              <li>
+                The inbox is <code>&lt;herald-inbox&gt;</code> from <code>/sdk/herald-inbox.js</code>: put it in any page with one script tag (see docs/ui.md).
+              </li>
+            </ul>
+            <p class="muted small">
+              Demo users are the <code>demo-*</code> users of app <code>{session?.info.app_id ?? '…'}</code>.
+            </p>
+          </section>
+        </aside>
       </main>
     </>
   );

@@ -24,7 +24,8 @@ function isInboxChannelOfAnyUser(app: App, channel: string): boolean {
 /**
  * Signs a channel subscription for the token's user: their own inbox channel, and presence
  * channels (as a member with the token's `user_info`) other than another user's inbox channel.
- * Any other channel is 403.
+ * Any other channel is 403. A demo token gets its own inbox channel only: anonymous visitors never
+ * join the app's presence rooms.
  */
 export function authorizeChannel(ctx: RequestContext, claims: UserClaims): unknown {
   const app = ctx.app!;
@@ -34,6 +35,7 @@ export function authorizeChannel(ctx: RequestContext, claims: UserClaims): unkno
   const problem = channelNameProblem(channel);
   if (problem) throw badRequest(`"channel_name": ${problem}`);
   const own = inboxChannel(app, claims.userId);
+  if (claims.demo && channel !== own) throw forbidden(`A demo token authorises only its own inbox channel ${own}, not ${channel}`);
   // An inbox template may name presence channels: another user's inbox is never a presence room to join.
   if (channel !== own && (!channelKind(channel).presence || isInboxChannelOfAnyUser(app, channel))) {
     throw forbidden(`A user token authorises its own inbox channel ${own} and presence channels, not ${channel}`);

@@ -3,7 +3,8 @@ import { filterFromQuery, parseBulk, parseViews } from '../../inbox/filter-reque
 import { isValidUserId, parsePushRequest } from '../../inbox/push-request.js';
 import { toNotificationJson } from '../../inbox/notification-json.js';
 import { countsJson, type Inbox } from '../../inbox/inbox.js';
-import { badRequest, forbidden, HttpError, notFound } from '../../protocol/errors.js';
+import type { ClientPushLimits } from '../../limits/client-push-limits.js';
+import { badRequest, Errors, forbidden, notFound } from '../../protocol/errors.js';
 import { DuplicateNotificationError } from '../../store/store.js';
 import { jsonBody, type RequestContext } from '../context.js';
 
@@ -26,16 +27,27 @@ function seqParam(ctx: RequestContext, name: string): number | undefined {
   return Number(value);
 }
 
-/** `POST /apps/:appId/notifications`: answers after the rows are committed, then delivers. */
-export async function pushNotifications(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
+/**
+ * `POST /apps/:appId/notifications`: answers after the rows are committed, then delivers. A push
+ * with a user token (client push) is held to the app's per-user limits and may not name the
+ * notification id, so no user can take an id the backend will use.
+ */
+export async function pushNotifications(ctx: RequestContext, inbox: Inbox, clientPush: ClientPushLimits | null): Promise<unknown> {
   const app = ctx.app!;
   const caller = ctx.caller;
+  const body = jsonBody(ctx);
   let senderId: string | null = null;
   if (caller?.kind === 'user') {
-    if (!app.allowClientPush) throw forbidden('This app does not allow pushes with a user token (allow_client_push is off)');
+    if (caller.claims.demo) throw forbidden('A demo token cannot push through the app API; the demo page pushes with POST /demo/push');
+    if (!app.allowClientPush || clientPush === null) throw forbidden('This app does not allow pushes with a user token (allow_client_push is off)');
     senderId = caller.claims.userId;
+    const notification = body.notification;
+    if (typeof notification === 'object' && notification !== null && 'id' in notification && (notification as { id: unknown }).id != null) {
+      throw badRequest('"notification.id" cannot be chosen with a user token: Herald names client-pushed notifications (send "idempotency_key" to retry safely)');
+    }
   }
-  const request = parsePushRequest(jsonBody(ctx), app.maxEventPayloadBytes, inbox.now());
+  const request = parsePushRequest(body, app.maxEventPayloadBytes, inbox.now());
+  if (senderId !== null) clientPush!.take(app, senderId, request.userIds.length);
   try {
     const result = await inbox.push(app, request, senderId);
     return {
@@ -43,7 +55,7 @@ export async function pushNotifications(ctx: RequestContext, inbox: Inbox): Prom
       ...(result.replayed ? { replayed: true } : {}),
     };
   } catch (error) {
-    if (error instanceof DuplicateNotificationError) throw new HttpError(409, 'conflict', error.message);
+    if (error instanceof DuplicateNotificationError) throw Errors.conflict(error.message);
     throw error;
   }
 }
@@ -96,11 +108,12 @@ export async function bulkAction(ctx: RequestContext, inbox: Inbox): Promise<unk
 /** `GET /users/:userId/notifications/changes?after=N&limit=`: the change feed, or 410 `{ code: "resync" }`. */
 export async function listChanges(ctx: RequestContext, inbox: Inbox): Promise<unknown> {
   const userId = userIdParam(ctx);
-  const after = seqParam(ctx, 'after') ?? 0;
+  // Without `after`: no changes, just the cursor to start from (a device that just loaded its list).
+  const after = seqParam(ctx, 'after') ?? null;
   const limit = limitParam(ctx, DEFAULT_CHANGES, MAX_CHANGES);
   const page = await inbox.changes(ctx.app!, userId, after, limit);
   if (page.kind === 'resync') {
-    throw new HttpError(410, 'resync', `Change cursor ${after} is older than the changes kept (or unknown): load the inbox again`);
+    throw Errors.resync(`Change cursor ${after} is older than the changes kept (or unknown): load the inbox again`);
   }
   return {
     changes: page.changes.map((change) => ({

@@ -1,5 +1,9 @@
 /** Versioned schema of the PostgreSQL inbox store, applied in order and recorded in `schema_migrations`. */
 import type pg from 'pg';
+import { queryWithTimeout } from './guarded-pool.js';
+
+/** Longest the client waits for one migration step. */
+const MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 
 /** One schema step; `version` only ever grows, a released step is never edited. */
 export interface Migration {
@@ -95,11 +99,23 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'idempotency_keys_by_sender',
+    // Keys are scoped by who pushed ('' for the app's backend, else the user id of a client push),
+    // so a user can neither read the backend's result nor take its key first. Keys stored before
+    // are the backend's.
+    sql: `
+      ALTER TABLE idempotency_keys ADD COLUMN sender text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+      ALTER TABLE idempotency_keys ADD PRIMARY KEY (app_id, sender, key);
+      ALTER TABLE idempotency_keys ALTER COLUMN sender DROP DEFAULT;
+    `,
+  },
+  {
     version: 4,
     name: 'inbox_v2',
-    // Version 3 is another change's; the runner applies whatever is missing, gaps allowed. Existing
-    // rows: opened ones count as seen, their last button press becomes `actioned`, and each visible
-    // row's change_seq is its seq (no device held a change cursor before this version). Columns
+    // Existing rows: opened ones count as seen, their last button press becomes `actioned`, and each
+    // visible row's change_seq is its seq (no device held a change cursor before this version). Columns
     // with a constant default are added without rewriting the table.
     sql: `
       ALTER TABLE notifications
@@ -146,6 +162,74 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX inbox_tombstones_at ON inbox_tombstones (at_ms);
     `,
   },
+  {
+    version: 5,
+    name: 'push',
+    // Versions 3 and 4 belong to other steps; the runner applies whatever is missing, in order.
+    sql: `
+      CREATE TABLE push_devices (
+        id text COLLATE "C" PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL,
+        address text COLLATE "C" NOT NULL,
+        p256dh text,
+        auth text,
+        created_at_ms bigint NOT NULL
+      );
+      CREATE UNIQUE INDEX push_devices_address ON push_devices (app_id, kind, address);
+      CREATE INDEX push_devices_user ON push_devices (app_id, user_id);
+
+      CREATE TABLE push_preferences (
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        preferences jsonb NOT NULL,
+        updated_at_ms bigint NOT NULL,
+        PRIMARY KEY (app_id, user_id)
+      );
+
+      CREATE TABLE push_vapid_keys (
+        app_id text COLLATE "C" PRIMARY KEY,
+        public_key text NOT NULL,
+        private_key text NOT NULL,
+        created_at_ms bigint NOT NULL
+      );
+
+      CREATE TABLE push_jobs (
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        notification_id text COLLATE "C" NOT NULL,
+        due_at_ms bigint NOT NULL,
+        policy text NOT NULL,
+        ttl_seconds integer NOT NULL,
+        urgency text NOT NULL,
+        lease_token text,
+        lease_until_ms bigint,
+        PRIMARY KEY (app_id, user_id, notification_id)
+      );
+      CREATE INDEX push_jobs_due ON push_jobs (due_at_ms);
+
+      CREATE TABLE push_outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        device_id text COLLATE "C" NOT NULL,
+        message text NOT NULL,
+        urgency text NOT NULL,
+        collapse_key text NOT NULL,
+        expires_at_ms bigint NOT NULL,
+        created_at_ms bigint NOT NULL,
+        next_attempt_ms bigint NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        lease_token text,
+        lease_until_ms bigint,
+        parked_at_ms bigint
+      );
+      CREATE INDEX push_outbox_due ON push_outbox (next_attempt_ms) WHERE parked_at_ms IS NULL;
+      CREATE INDEX push_outbox_device ON push_outbox (device_id);
+    `,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */
@@ -163,7 +247,10 @@ export function isPlainIdentifier(name: string): boolean {
 export async function applyMigrations(client: pg.ClientBase, list: readonly Migration[], schema: string | null): Promise<number[]> {
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`herald.migrate:${schema ?? ''}`]);
+    // A migration may rewrite a large table: neither the store's statement timeout nor its client-side
+    // wait applies to it (nor to waiting for another node's migration to finish).
+    await client.query('SET LOCAL statement_timeout = 0');
+    await queryWithTimeout(client, `SELECT pg_advisory_xact_lock(hashtextextended('herald.migrate:${schema ?? ''}', 0))`, MIGRATION_TIMEOUT_MS);
     if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY,
@@ -174,7 +261,7 @@ export async function applyMigrations(client: pg.ClientBase, list: readonly Migr
     const done: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (applied.has(migration.version)) continue;
-      await client.query(migration.sql);
+      await queryWithTimeout(client, migration.sql, MIGRATION_TIMEOUT_MS);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
       done.push(migration.version);
     }

@@ -1,11 +1,14 @@
 /** The shared inbox store: PostgreSQL through a node-postgres pool, safe for several Herald nodes on one database. */
 import pg from 'pg';
 import {
+  defaultDatabaseTimeouts,
   DuplicateNotificationError,
   type BulkAction,
   type BulkResult,
   type BulkTarget,
   type ChangesPage,
+  type DatabaseTimeouts,
+  keySender,
   type Counts,
   type ExpiredNotification,
   type InboxChange,
@@ -19,9 +22,13 @@ import {
   type StoredNotification,
   type ViewCounts,
 } from '../store.js';
-import { actionSql, defaultBulkFilter, filterSql, notExpired, storedFromInput, type SqlDialect } from '../inbox-filter.js';
+import { actionSql, defaultBulkFilter, filterSql, notExpired, type SqlDialect } from '../inbox-filter.js';
+import { GuardedPool, isUnavailable, type Queryable } from './guarded-pool.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
+import type { PushJobSpec } from '../push-store.js';
+import { PostgresPushStore } from './push-store.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 import {
   COLUMNS,
   SQL,
@@ -36,9 +43,8 @@ import {
   type StoredPushResult,
 } from './statements.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-/** How long `ping()` waits for an answer before reporting the database unreachable. */
-const PING_TIMEOUT_MS = 5000;
+/** How long `ping()` waits for an answer before reporting the database unreachable (so `/ready` answers promptly). */
+const PING_TIMEOUT_MS = 2000;
 /** SQLSTATE of a foreign key violation: the notification of a button press was deleted meanwhile. */
 const FOREIGN_KEY_VIOLATION = '23503';
 const UNIQUE_VIOLATION = '23505';
@@ -49,6 +55,8 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
+  /** Bounds on every wait for the database (default: 5 s to connect, 10 s per statement). */
+  readonly timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /** Whether a query failed because one of the users already has the notification id. */
@@ -108,13 +116,18 @@ function userKey(appId: string, userId: string): string {
  */
 export class PostgresStore implements InboxStore {
   private closing: Promise<void> | null = null;
+  private pinging: Promise<boolean> | null = null;
   readonly outbox: PostgresWebhookOutbox;
+  readonly offline: PostgresPushStore;
 
   private constructor(
-    private readonly pool: pg.Pool,
+    private readonly db: GuardedPool,
+    /** Its own single connection, so a readiness check never queues behind the requests of a busy pool. */
+    private readonly pingDb: GuardedPool,
     private readonly schema: string | null,
   ) {
-    this.outbox = new PostgresWebhookOutbox(pool, (work) => this.transaction(work), schema);
+    this.outbox = new PostgresWebhookOutbox(db, (work) => this.transaction(work), schema);
+    this.offline = new PostgresPushStore(db, (work) => this.transaction(work));
   }
 
   /** Creates the pool for `url` (no connection is made until first use). */
@@ -123,7 +136,8 @@ export class PostgresStore implements InboxStore {
     if (schema !== null && !isPlainIdentifier(schema)) {
       throw new Error(`PostgreSQL schema "${schema}" must be a plain identifier (letters, digits, _; not starting with a digit)`);
     }
-    const pool = new pg.Pool({
+    const timeouts = { ...defaultDatabaseTimeouts, ...options.timeouts };
+    const config: pg.PoolConfig = {
       connectionString: url,
       max: options.poolSize ?? 10,
       keepAlive: true,
@@ -136,32 +150,34 @@ export class PostgresStore implements InboxStore {
           : async (client) => {
               await client.query(`SET search_path TO "${schema}"`);
             },
-    });
-    // An idle connection dropped by the server (restart, failover) is an event, not a crash: the pool
-    // replaces it on next use, and ping() reports the outage meanwhile.
-    pool.on('error', () => undefined);
-    return new PostgresStore(pool, schema);
+    };
+    const pingTimeouts = {
+      connectTimeoutMs: Math.min(timeouts.connectTimeoutMs, PING_TIMEOUT_MS),
+      statementTimeoutMs: Math.min(timeouts.statementTimeoutMs, PING_TIMEOUT_MS),
+    };
+    return new PostgresStore(new GuardedPool(config, timeouts), new GuardedPool({ ...config, max: 1 }, pingTimeouts), schema);
   }
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await applyMigrations(client, migrations, this.schema);
-      client.release();
-    } catch (error) {
-      client.release(error instanceof Error ? error : true);
-      throw error;
-    }
+    await this.db.withClient((client) => applyMigrations(client, migrations, this.schema));
   }
 
   async ping(): Promise<boolean> {
     if (this.closing) return false;
+    // One check at a time: while the database is frozen, /ready requests share it instead of piling up.
+    this.pinging ??= this.checkOnce().finally(() => {
+      this.pinging = null;
+    });
+    return this.pinging;
+  }
+
+  private async checkOnce(): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
     });
     try {
-      const answer = this.pool.query<{ one: number }>(SQL.ping).then((result) => result.rows[0]?.one === 1);
+      const answer = this.pingDb.query<{ one: number }>(SQL.ping).then((result) => result.rows[0]?.one === 1);
       return await Promise.race([answer, timeout]);
     } catch {
       return false;
@@ -171,47 +187,61 @@ export class PostgresStore implements InboxStore {
   }
 
   async close(): Promise<void> {
-    this.closing ??= this.pool.end();
+    this.closing ??= Promise.all([this.db.end(), this.pingDb.end()]).then(() => undefined);
     await this.closing;
   }
 
-  /** Runs `work` in a transaction on one pooled connection; rolls back on any error. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // A connection that cannot even roll back is discarded rather than returned to the pool.
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+  /**
+   * Runs `work` in a transaction on one pooled connection; rolls back on any error. A connection
+   * that failed or timed out is not rolled back (that would wait again) but destroyed, which ends
+   * the transaction on the server. A COMMIT cut off this way has an unknown outcome: the caller
+   * gets a StoreUnavailableError, and a push retried with its idempotency key is stored once.
+   */
+  private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.db.withClient(async (client, release) => {
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        if (isUnavailable(error)) {
+          release(error);
+          throw error;
+        }
+        // A connection that cannot even roll back is discarded rather than returned to the pool.
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => release(rollbackError));
+        throw error;
+      }
+    });
   }
 
   /**
    * Without an idempotency key a push is one statement, committed on its own (one round trip).
    * With one, the key is claimed first in a transaction that also stores the rows and the result.
    */
-  async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
-    if (idempotencyKey === null) return this.insertPush(this.pool, appId, userIds, input, now);
+  async push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null = null,
+  ): Promise<PushResult> {
+    if (idempotencyKey === null && pushJob === null) return this.insertPush(this.db, appId, userIds, input, now);
+    const sender = keySender(input);
     return this.transaction(async (client) => {
-      const claim = await client.query(SQL.claimKey, [appId, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
+      if (idempotencyKey === null) return this.insertPushWithJobs(client, appId, userIds, input, now, pushJob!);
+      const claim = await client.query(SQL.claimKey, [appId, sender, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
       if (claim.rowCount === 0) {
-        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, idempotencyKey]);
+        const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, sender, idempotencyKey]);
         const result = earlier.rows[0]?.result;
         // Unreachable while the claim's row lock holds: the claiming push commits its result with the key.
         if (!result) throw new Error(`idempotency key "${idempotencyKey}" of app "${appId}" has no stored result`);
         return { rows: toPushedRows(result), replayed: true, visible: [] };
       }
-      const pushed = await this.insertPush(client, appId, userIds, input, now);
-      await client.query(SQL.putKey, [appId, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
+      const pushed = pushJob === null ? await this.insertPush(client, appId, userIds, input, now) : await this.insertPushWithJobs(client, appId, userIds, input, now, pushJob);
+      await client.query(SQL.putKey, [appId, sender, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
       return pushed;
     });
   }
@@ -236,15 +266,32 @@ export class PostgresStore implements InboxStore {
     ];
   }
 
-  /** Stores the rows of a push on `db` (the pool: one autocommitted statement; a client: its transaction). */
-  private async insertPush(db: pg.Pool | pg.PoolClient, appId: string, userIds: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
+  /** Stores the rows of a push and, in the same transaction, its push jobs. */
+  private async insertPushWithJobs(
+    client: pg.PoolClient,
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    now: Date,
+    pushJob: PushJobSpec,
+  ): Promise<PushResult> {
+    const pushed = await this.insertPush(client, appId, userIds, input, now);
+    const fresh = pushed.rows.filter((row) => row.id === input.id).map((row) => row.userId);
+    await this.offline.insertJobs(client, appId, fresh.sort(compareText), input.id, pushJob);
+    // A collapsed notification is delivered again: its rule runs again under its own id.
+    for (const row of pushed.rows) if (row.id !== input.id) await this.offline.insertJobs(client, appId, [row.userId], row.id, pushJob);
+    return pushed;
+  }
+
+  /** Stores the rows of a push with one statement on `db` (the pool: autocommit; a client: its transaction). */
+  private async insertPush(db: Queryable, appId: string, userIds: readonly string[], input: NotificationInput, now: Date): Promise<PushResult> {
     const users = [...new Set(userIds)];
     const nowMs = now.getTime();
     const sendAfterMs = input.sendAfter === null ? null : input.sendAfter.getTime();
     const isVisible = sendAfterMs === null || sendAfterMs <= nowMs;
     if (isVisible && (input.collapseKey ?? null) !== null) {
-      if (db instanceof pg.Pool) return this.transaction((client) => this.insertCollapsing(client, appId, users, input, now));
-      return this.insertCollapsing(db, appId, users, input, now);
+      if (db instanceof GuardedPool) return this.transaction((client) => this.insertCollapsing(client, appId, users, input, now));
+      return this.insertCollapsing(db as pg.PoolClient, appId, users, input, now);
     }
     let inserted: pg.QueryResult<{ user_id: string; seq: number | null; change_seq: number | null }>;
     try {
@@ -371,7 +418,7 @@ export class PostgresStore implements InboxStore {
 
   async resurfaceDue(now: Date, limit: number): Promise<StoredNotification[]> {
     if (limit <= 0) return [];
-    const candidates = (await this.pool.query<{ app_id: string; user_id: string; id: string }>(SQL.snoozeEnded, [now.getTime(), limit])).rows;
+    const candidates = (await this.db.query<{ app_id: string; user_id: string; id: string }>(SQL.snoozeEnded, [now.getTime(), limit])).rows;
     if (candidates.length === 0) return [];
     return this.transaction(async (client) => {
       // Cursor first, then rows, as every user write does; the recheck sees what another node did meanwhile.
@@ -389,8 +436,8 @@ export class PostgresStore implements InboxStore {
   async expireDue(now: Date, limit: number): Promise<ExpiredNotification[]> {
     if (limit <= 0) return [];
     const nowMs = now.getTime();
-    await this.pool.query(SQL.deleteExpiredScheduled, [nowMs, limit]);
-    const candidates = (await this.pool.query<{ app_id: string; user_id: string; id: string }>(SQL.expired, [nowMs, limit])).rows;
+    await this.db.query(SQL.deleteExpiredScheduled, [nowMs, limit]);
+    const candidates = (await this.db.query<{ app_id: string; user_id: string; id: string }>(SQL.expired, [nowMs, limit])).rows;
     if (candidates.length === 0) return [];
     return this.transaction(async (client) => {
       await this.lockUsers(client, candidates);
@@ -431,7 +478,7 @@ export class PostgresStore implements InboxStore {
   }
 
   async nextDueAt(): Promise<Date | null> {
-    const at = (await this.pool.query<{ at: number | null }>(SQL.nextDue)).rows[0]?.at ?? null;
+    const at = (await this.db.query<{ at: number | null }>(SQL.nextDue)).rows[0]?.at ?? null;
     return at === null ? null : new Date(at);
   }
 
@@ -444,22 +491,22 @@ export class PostgresStore implements InboxStore {
     if (query.beforeSeq !== undefined) text += ` AND seq < ${bind(query.beforeSeq)}`;
     if (query.afterSeq !== undefined) text += ` AND seq > ${bind(query.afterSeq)}`;
     text += ` AND ${filterSql(dialect, filter, nowMs, bind)} ORDER BY seq ${query.afterSeq === undefined ? 'DESC' : 'ASC'} LIMIT ${bind(query.limit + 1)}`;
-    const result = await this.pool.query<NotificationRow>(text, params.values);
+    const result = await this.db.query<NotificationRow>(text, params.values);
     return { notifications: result.rows.slice(0, query.limit).map(toStored), hasMore: result.rows.length > query.limit };
   }
 
   async count(appId: string, userId: string, filter: InboxFilter = {}, now: Date = new Date()): Promise<Counts> {
-    const { views, lastSeq } = await this.countViewsOn(this.pool, appId, userId, { view: filter }, now.getTime());
+    const { views, lastSeq } = await this.countViewsOn(this.db, appId, userId, { view: filter }, now.getTime());
     return { ...views.view, lastSeq };
   }
 
   async countViews(appId: string, userId: string, views: Readonly<Record<string, InboxFilter>>, now: Date): Promise<{ views: Record<string, ViewCounts>; lastSeq: number }> {
-    return this.countViewsOn(this.pool, appId, userId, views, now.getTime());
+    return this.countViewsOn(this.db, appId, userId, views, now.getTime());
   }
 
   /** Every view's counts and the cursor in one statement, hence one snapshot. */
   private async countViewsOn(
-    db: pg.Pool | pg.PoolClient,
+    db: Queryable,
     appId: string,
     userId: string,
     views: Readonly<Record<string, InboxFilter>>,
@@ -496,12 +543,12 @@ export class PostgresStore implements InboxStore {
       LEFT JOIN notifications n ON n.app_id = ${bind(appId)} AND n.user_id = u.user_id AND n.seq IS NOT NULL
         AND ${filterSql(dialect, {}, now.getTime(), bind)}
       GROUP BY u.user_id`;
-    const rows = (await this.pool.query<CountsRow & { user_id: string }>(text, params.values)).rows;
+    const rows = (await this.db.query<CountsRow & { user_id: string }>(text, params.values)).rows;
     return new Map(rows.map((row) => [row.user_id, toCounts(row)]));
   }
 
   async get(appId: string, userId: string, id: string): Promise<StoredNotification | null> {
-    const row = (await this.pool.query<NotificationRow>(SQL.get, [appId, userId, id])).rows[0];
+    const row = (await this.db.query<NotificationRow>(SQL.get, [appId, userId, id])).rows[0];
     return row ? toStored(row) : null;
   }
 
@@ -587,46 +634,48 @@ export class PostgresStore implements InboxStore {
   }
 
   /** Read in one REPEATABLE READ snapshot: the cursor, the changed rows and the tombstones agree. */
-  async changes(appId: string, userId: string, afterChangeSeq: number, limit: number, now: Date): Promise<ChangesPage> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const cursor = (await client.query<{ last_change_seq: number; changes_floor: number }>(SQL.cursor, [appId, userId])).rows[0] ?? {
-        last_change_seq: 0,
-        changes_floor: 0,
-      };
-      if (afterChangeSeq < cursor.changes_floor || afterChangeSeq > cursor.last_change_seq) {
-        await client.query('COMMIT');
-        return { kind: 'resync' };
-      }
-      const rows = (await client.query<NotificationRow>(SQL.changedRows, [appId, userId, afterChangeSeq, limit + 1])).rows;
-      const tombstones = (await client.query<{ change_seq: number; id: string; reason: 'deleted' | 'expired' }>(SQL.tombstones, [appId, userId, afterChangeSeq, limit + 1])).rows;
-      await client.query('COMMIT');
-      const nowMs = now.getTime();
-      const live = rows.map((row): InboxChange =>
-        // Expired but not yet swept: already gone for every reader.
-        row.expires_at_ms !== null && row.expires_at_ms <= nowMs ? { changeSeq: row.change_seq!, id: row.id, deleted: true, reason: 'expired', notification: null } : liveChange(row),
-      );
-      const gone = tombstones.map((row): InboxChange => ({ changeSeq: row.change_seq, id: row.id, deleted: true, reason: row.reason, notification: null }));
-      const all = [...live, ...gone].sort((a, b) => a.changeSeq - b.changeSeq);
-      const page = all.slice(0, limit);
-      const hasMore = all.length > limit;
-      return { kind: 'page', changes: page, hasMore, changeSeq: hasMore ? page[page.length - 1].changeSeq : cursor.last_change_seq };
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
+  async changes(appId: string, userId: string, afterChangeSeq: number | null, limit: number, now: Date): Promise<ChangesPage> {
+    if (afterChangeSeq === null) {
+      const cursor = (await this.db.query<{ last_change_seq: number }>(SQL.cursor, [appId, userId])).rows[0];
+      return { kind: 'page', changes: [], hasMore: false, changeSeq: cursor?.last_change_seq ?? 0 };
     }
+    const read = await this.db.withClient(async (client, release) => {
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const cursor = (await client.query<{ last_change_seq: number; changes_floor: number }>(SQL.cursor, [appId, userId])).rows[0] ?? {
+          last_change_seq: 0,
+          changes_floor: 0,
+        };
+        if (afterChangeSeq < cursor.changes_floor || afterChangeSeq > cursor.last_change_seq) {
+          await client.query('COMMIT');
+          return null;
+        }
+        const rows = (await client.query<NotificationRow>(SQL.changedRows, [appId, userId, afterChangeSeq, limit + 1])).rows;
+        const tombstones = (await client.query<{ change_seq: number; id: string; reason: 'deleted' | 'expired' }>(SQL.tombstones, [appId, userId, afterChangeSeq, limit + 1])).rows;
+        await client.query('COMMIT');
+        return { cursor, rows, tombstones };
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => release(rollbackError));
+        throw error;
+      }
+    });
+    if (read === null) return { kind: 'resync' };
+    const nowMs = now.getTime();
+    const live = read.rows.map((row): InboxChange =>
+      // Expired but not yet swept: already gone for every reader.
+      row.expires_at_ms !== null && row.expires_at_ms <= nowMs ? { changeSeq: row.change_seq!, id: row.id, deleted: true, reason: 'expired', notification: null } : liveChange(row),
+    );
+    const gone = read.tombstones.map((row): InboxChange => ({ changeSeq: row.change_seq, id: row.id, deleted: true, reason: row.reason, notification: null }));
+    const all = [...live, ...gone].sort((a, b) => a.changeSeq - b.changeSeq);
+    const page = all.slice(0, limit);
+    const hasMore = all.length > limit;
+    return { kind: 'page', changes: page, hasMore, changeSeq: hasMore ? page[page.length - 1].changeSeq : read.cursor.last_change_seq };
   }
 
   async pruneChanges(before: Date): Promise<void> {
     const beforeMs = before.getTime();
     for (;;) {
-      const users = (await this.pool.query<{ app_id: string; user_id: string; floor: number }>(SQL.oldTombstones, [beforeMs, 1000])).rows;
+      const users = (await this.db.query<{ app_id: string; user_id: string; floor: number }>(SQL.oldTombstones, [beforeMs, 1000])).rows;
       if (users.length === 0) return;
       await this.transaction(async (client) => {
         await this.lockUsers(client, users);
@@ -638,6 +687,7 @@ export class PostgresStore implements InboxStore {
   }
 
   async pruneIdempotencyKeys(before: Date): Promise<void> {
-    await this.pool.query(SQL.pruneKeys, [before.getTime()]);
+    await this.db.query(SQL.pruneKeys, [before.getTime()]);
   }
+
 }

@@ -81,12 +81,12 @@ export const SQL = {
    * lock: a concurrent first push with the key was waited for (ON CONFLICT waits for the inserting
    * transaction), so its result is committed and readable by the next statement.
    */
-  claimKey: `INSERT INTO idempotency_keys (app_id, key, result, created_at_ms) VALUES ($1, $2, NULL, $3::bigint)
-    ON CONFLICT (app_id, key) DO UPDATE SET result = NULL, created_at_ms = excluded.created_at_ms
-      WHERE idempotency_keys.created_at_ms < excluded.created_at_ms - $4::bigint
+  claimKey: `INSERT INTO idempotency_keys (app_id, sender, key, result, created_at_ms) VALUES ($1, $2, $3, NULL, $4::bigint)
+    ON CONFLICT (app_id, sender, key) DO UPDATE SET result = NULL, created_at_ms = excluded.created_at_ms
+      WHERE idempotency_keys.created_at_ms < excluded.created_at_ms - $5::bigint
     RETURNING 1 AS claimed`,
-  readKey: 'SELECT result FROM idempotency_keys WHERE app_id = $1 AND key = $2',
-  putKey: 'UPDATE idempotency_keys SET result = $3::jsonb WHERE app_id = $1 AND key = $2',
+  readKey: 'SELECT result FROM idempotency_keys WHERE app_id = $1 AND sender = $2 AND key = $3',
+  putKey: 'UPDATE idempotency_keys SET result = $4::jsonb WHERE app_id = $1 AND sender = $2 AND key = $3',
   pruneKeys: 'DELETE FROM idempotency_keys WHERE created_at_ms < $1',
 
   /**

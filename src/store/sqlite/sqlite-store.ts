@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  keySender,
   DuplicateNotificationError,
   type BulkAction,
   type BulkResult,
@@ -23,11 +24,13 @@ import {
   type StoredNotification,
   type ViewCounts,
 } from '../store.js';
-import { actionSql, defaultBulkFilter, filterSql, notExpired, storedFromInput, type SqlDialect } from '../inbox-filter.js';
+import { actionSql, defaultBulkFilter, filterSql, notExpired, type SqlDialect } from '../inbox-filter.js';
 import { applyMigrations, migrations } from './migrations.js';
+import type { PushJobSpec } from '../push-store.js';
+import { SqlitePushStore } from './push-store.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 interface NotificationRow {
   app_id: string;
@@ -130,12 +133,12 @@ function prepareStatements(db: Database.Database) {
   const visible = 'app_id = @appId AND user_id = @userId AND seq IS NOT NULL';
   return {
     ping: db.prepare<[], number>('SELECT 1').pluck(),
-    idempotencyGet: db.prepare<[{ appId: string; key: string }], { result_json: string; created_at_ms: number }>(
-      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND key = @key',
+    idempotencyGet: db.prepare<[{ appId: string; sender: string; key: string }], { result_json: string; created_at_ms: number }>(
+      'SELECT result_json, created_at_ms FROM idempotency_keys WHERE app_id = @appId AND sender = @sender AND key = @key',
     ),
-    idempotencyPut: db.prepare<[{ appId: string; key: string; result: string; now: number }]>(
-      `INSERT INTO idempotency_keys (app_id, key, result_json, created_at_ms) VALUES (@appId, @key, @result, @now)
-       ON CONFLICT (app_id, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
+    idempotencyPut: db.prepare<[{ appId: string; sender: string; key: string; result: string; now: number }]>(
+      `INSERT INTO idempotency_keys (app_id, sender, key, result_json, created_at_ms) VALUES (@appId, @sender, @key, @result, @now)
+       ON CONFLICT (app_id, sender, key) DO UPDATE SET result_json = excluded.result_json, created_at_ms = excluded.created_at_ms`,
     ),
     idempotencyPrune: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE created_at_ms < ?'),
     /** Advances a user's seq and change_seq by one. */
@@ -286,9 +289,11 @@ export class SqliteStore implements InboxStore {
   private readonly expireTx;
   private readonly readTx;
   readonly outbox: SqliteWebhookOutbox;
+  readonly offline: SqlitePushStore;
 
   private constructor(private readonly db: Database.Database) {
     this.outbox = new SqliteWebhookOutbox(db);
+    this.offline = new SqlitePushStore(db);
     this.pushTx = db.transaction(this.pushInTransaction.bind(this));
     this.releaseTx = db.transaction(this.releaseInTransaction.bind(this));
     this.bulkTx = db.transaction(this.bulkInTransaction.bind(this));
@@ -340,15 +345,30 @@ export class SqliteStore implements InboxStore {
     if (this.db.open) this.db.close();
   }
 
-  async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
-    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now);
+  async push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null = null,
+  ): Promise<PushResult> {
+    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now, pushJob);
   }
 
-  private pushInTransaction(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): PushResult {
+  private pushInTransaction(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null,
+  ): PushResult {
     const sql = this.sql;
     const nowMs = now.getTime();
+    const sender = keySender(input);
     if (idempotencyKey !== null) {
-      const earlier = sql.idempotencyGet.get({ appId, key: idempotencyKey });
+      const earlier = sql.idempotencyGet.get({ appId, sender, key: idempotencyKey });
       if (earlier && earlier.created_at_ms >= nowMs - IDEMPOTENCY_WINDOW_MS) {
         return { rows: JSON.parse(earlier.result_json) as PushedRow[], replayed: true, visible: [] };
       }
@@ -389,6 +409,11 @@ export class SqliteStore implements InboxStore {
       fresh.length === 0 ? [] : sql.insertMany.all({ appId, userIds: usersJson, visible: isVisible ? 1 : 0, id: input.id, now: nowMs, ...fields });
     // A conflict skipped some user: throwing rolls back the whole transaction, cursors included.
     if (inserted.length !== fresh.length) throw new DuplicateNotificationError(input.id);
+    if (pushJob) {
+      this.offline.insertJobsInTransaction(appId, usersJson, input.id, pushJob);
+      // A collapsed notification is delivered again: its rule runs again under its own id.
+      for (const [userId, row] of collapsed) this.offline.insertJobsInTransaction(appId, JSON.stringify([userId]), row.id, pushJob);
+    }
     const byUser = new Map(inserted.map((row) => [row.user_id, row]));
     const rows: PushedRow[] = users.map((userId) => {
       const update = collapsed.get(userId);
@@ -400,7 +425,7 @@ export class SqliteStore implements InboxStore {
           return collapsed.get(userId) ?? storedFromInput(appId, userId, inserted!.seq!, inserted!.change_seq!, input, now);
         })
       : [];
-    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
+    if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, sender, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
   }
 
@@ -591,10 +616,11 @@ export class SqliteStore implements InboxStore {
     return { changes: [liveChange(row)], counts: { ...views.all, lastSeq }, changeSeq };
   }
 
-  async changes(appId: string, userId: string, afterChangeSeq: number, limit: number, now: Date): Promise<ChangesPage> {
+  async changes(appId: string, userId: string, afterChangeSeq: number | null, limit: number, now: Date): Promise<ChangesPage> {
     const nowMs = now.getTime();
     return this.readTx((): ChangesPage => {
       const cursor = this.sql.cursor.get({ appId, userId }) ?? { last_change_seq: 0, changes_floor: 0 };
+      if (afterChangeSeq === null) return { kind: 'page', changes: [], hasMore: false, changeSeq: cursor.last_change_seq };
       if (afterChangeSeq < cursor.changes_floor || afterChangeSeq > cursor.last_change_seq) return { kind: 'resync' };
       const query = { appId, userId, after: afterChangeSeq, limit: limit + 1 };
       const live = this.sql.changedRows.all(query).map((row): InboxChange => {

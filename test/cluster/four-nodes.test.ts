@@ -1,4 +1,7 @@
-/** Three in-process nodes sharing one Redis: pusher-js clients spread across them, the `pusher` SDK on any. */
+/**
+ * Four in-process nodes sharing one Redis, then a Redis Cluster: pusher-js clients spread across
+ * them, the `pusher` SDK on any. The cluster variant SKIPs without HERALD_TEST_REDIS_CLUSTER_URLS.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PresenceChannel } from 'pusher-js';
@@ -6,17 +9,17 @@ import { sdkChannelAuth, sdkUserAuth, signedIn, subscribed } from '../helpers/au
 import type { Harness } from '../helpers/harness.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { once, sleep, waitFor } from '../helpers/wait.js';
-import { deletePrefix, redisSkip, startNodes, TEST_REDIS_URL, uniquePrefix } from './cluster-helpers.js';
+import { deletePrefix, REDIS_TARGETS, startNodes, uniquePrefix } from './cluster-helpers.js';
 
-describe('three nodes sharing one Redis', { skip: redisSkip }, () => {
-  const prefix = uniquePrefix('three-nodes');
+for (const target of REDIS_TARGETS) describe(`four nodes sharing ${target.name}`, { skip: target.skip }, () => {
+  const prefix = uniquePrefix('four-nodes');
   let nodes: Harness[] = [];
   before(async () => {
-    nodes = await startNodes(3, TEST_REDIS_URL, prefix);
+    nodes = await startNodes(4, target.url, prefix, { cluster: target.cluster });
   });
   after(async () => {
     await Promise.allSettled(nodes.map((node) => node.close()));
-    await deletePrefix(TEST_REDIS_URL, prefix);
+    await deletePrefix(target.url, prefix, target.cluster);
   });
 
   const backend = () => nodes[0].backend();
@@ -40,16 +43,16 @@ describe('three nodes sharing one Redis', { skip: redisSkip }, () => {
     const channels = await Promise.all(nodes.map((node) => subscribed(node.client(), 'news')));
     const received = channels.map((channel, i) => once<unknown>((done) => channel.bind('headline', done), `headline on node ${i}`));
     await nodes[1].backend().trigger('news', 'headline', { title: 'hello' });
-    assert.deepEqual(await Promise.all(received), [{ title: 'hello' }, { title: 'hello' }, { title: 'hello' }]);
+    assert.deepEqual(await Promise.all(received), nodes.map(() => ({ title: 'hello' })));
   });
 
   it('relays a client event to the subscribers of the other nodes, never back to its sender', async () => {
     const channels = await Promise.all(nodes.map((node) => subscribed(node.client({ channelAuthorization: as() }), 'private-chat')));
-    const received = [1, 2].map((i) => once<unknown>((done) => channels[i].bind('client-typing', done), `client event on node ${i}`));
+    const received = [1, 2, 3].map((i) => once<unknown>((done) => channels[i].bind('client-typing', done), `client event on node ${i}`));
     let echoed = false;
     channels[0].bind('client-typing', () => (echoed = true));
     channels[0].trigger('client-typing', { who: 'ann' });
-    assert.deepEqual(await Promise.all(received), [{ who: 'ann' }, { who: 'ann' }]);
+    assert.deepEqual(await Promise.all(received), [{ who: 'ann' }, { who: 'ann' }, { who: 'ann' }]);
     await sleep(150);
     assert.equal(echoed, false);
   });
@@ -90,7 +93,7 @@ describe('three nodes sharing one Redis', { skip: redisSkip }, () => {
       assert.deepEqual(await getJson(node, '/channels', { filter_by_prefix: 'presence-counted', info: 'user_count,subscription_count' }), {
         channels: { 'presence-counted': { user_count: 2, subscription_count: 3 } },
       });
-      assert.deepEqual(await getJson(node, '/channels/counted', { info: 'subscription_count' }), { occupied: true, subscription_count: 3 });
+      assert.deepEqual(await getJson(node, '/channels/counted', { info: 'subscription_count' }), { occupied: true, subscription_count: 4 });
     }
     const listed = (await getJson(nodes[2], '/channels')) as { channels: Record<string, unknown> };
     assert.ok('counted' in listed.channels && 'news' in listed.channels);
@@ -101,9 +104,9 @@ describe('three nodes sharing one Redis', { skip: redisSkip }, () => {
     await Promise.all(raws.map((raw) => raw.established()));
     const results = await Promise.all(raws.map((raw) => raw.subscribe('crowded')));
     assert.ok(results.every((frame) => frame.event === 'pusher_internal:subscription_succeeded'));
-    assert.deepEqual(await getJson(nodes[1], '/channels/crowded', { info: 'subscription_count' }), { occupied: true, subscription_count: 9 });
+    assert.deepEqual(await getJson(nodes[1], '/channels/crowded', { info: 'subscription_count' }), { occupied: true, subscription_count: 12 });
     // Every subscriber ends up told the cluster-wide count (subscription_count is on for this app).
-    await Promise.all(raws.map((raw) => raw.next((f) => f.event === 'pusher_internal:subscription_count' && (f.data as { subscription_count: number }).subscription_count === 9, 'count 9')));
+    await Promise.all(raws.map((raw) => raw.next((f) => f.event === 'pusher_internal:subscription_count' && (f.data as { subscription_count: number }).subscription_count === 12, 'count 12')));
     for (const raw of raws) raw.close();
     let occupied = true;
     const deadline = Date.now() + 3_000;
