@@ -1,6 +1,6 @@
 /** Starts a node from a validated configuration, with signal handling for graceful shutdown. */
 import type { ClusterAdapter } from './cluster/adapter.js';
-import { RedisAdapter, redisTuningFromEnv } from './cluster/redis-adapter.js';
+import { RedisAdapter } from './cluster/redis-adapter.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createLogger } from './logger.js';
 import { reloadAppsFile } from './ops/reload-apps.js';
@@ -14,7 +14,7 @@ import { isWorker, reportMetricsToPrimary } from './workers.js';
  */
 export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   const worker = isWorker();
-  const workerIndex = Number(process.env.HERALD_WORKER_INDEX ?? 0);
+  const workerIndex = config.workerIndex;
   const logger = worker ? createLogger(config.logLevel).child({ worker: workerIndex }) : createLogger(config.logLevel);
   if (config.usingDefaultCredentials) {
     logger.warn('using the published default app credentials (app-id / app-key / app-secret): set HERALD_APP_ID, HERALD_APP_KEY and HERALD_APP_SECRET, or HERALD_APPS_FILE, before going to production');
@@ -22,7 +22,7 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   const store = openStore(config.databaseUrl, config.databaseTimeouts);
   // The server closes the adapter as part of its own shutdown (after the sockets are gone).
   const adapter: ClusterAdapter | undefined = config.redisUrl
-    ? new RedisAdapter({ url: config.redisUrl, cluster: config.redisCluster, logger, ...redisTuningFromEnv(process.env) })
+    ? new RedisAdapter({ url: config.redisUrl, cluster: config.redisCluster, logger, ...config.redis })
     : undefined;
   const server = createServer({
     apps: config.apps,

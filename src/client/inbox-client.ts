@@ -5,6 +5,7 @@ import { isNotification, markOpenedIn, markUnreadIn, mergeNotifications, reconci
 import { PusherJs, type PusherJsChannel, type PusherJsOptions } from './pusher-js.js';
 import { EventStream, ValueStream } from './streams.js';
 import { TokenSource, type TokenOption } from './token-source.js';
+import { enableWebPush, type WebPushDevice, type WebPushOptions } from './web-push.js';
 
 /** Event Herald sends on the user's channel when notifications are opened. */
 export const OPENED_EVENT = 'herald:notifications_opened';
@@ -38,6 +39,8 @@ export interface InboxClientOptions {
   readonly requestTimeoutMs?: number;
   /** Extra pusher-js options (timeouts, transports). */
   readonly pusherOptions?: Partial<PusherJsOptions>;
+  /** The clock a token's expiry is judged by, in epoch milliseconds (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** An unread count, and the newest seq it includes when the server says (`last_seq`). */
@@ -76,6 +79,7 @@ export class InboxClient {
   readonly connectionStateStream: ValueStream<ConnectionState>;
 
   private readonly api: InboxApi;
+  private readonly heraldUrl: string;
   private readonly tokens: TokenSource;
   private readonly pageSize: number;
   private readonly channelName: string;
@@ -104,7 +108,7 @@ export class InboxClient {
     this.notificationsStream = new ValueStream<readonly Notification[]>([], report);
     this.pendingNotificationsCountStream = new ValueStream<number>(0, report);
     this.connectionStateStream = new ValueStream<ConnectionState>('initialized', report);
-    this.tokens = new TokenSource(options.token);
+    this.tokens = new TokenSource(options.token, options.now);
     this.pageSize = options.pageSize ?? 50;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > CATCH_UP_PAGE) {
       throw new RangeError(`pageSize must be an integer from 1 to ${CATCH_UP_PAGE}, not ${options.pageSize}`);
@@ -113,7 +117,8 @@ export class InboxClient {
     this.eventName = options.eventName ?? 'Internal Notification';
     const scheme = options.useTLS ? 'https' : 'http';
     const port = options.port ?? (options.useTLS ? 443 : 80);
-    this.api = new InboxApi(`${scheme}://${options.host}:${port}`, options.appId, options.userId, this.tokens, options.requestTimeoutMs ?? 10_000);
+    this.heraldUrl = `${scheme}://${options.host}:${port}`;
+    this.api = new InboxApi(this.heraldUrl, options.appId, options.userId, this.tokens, options.requestTimeoutMs ?? 10_000);
   }
 
   /** The notifications held, newest first. */
@@ -219,6 +224,15 @@ export class InboxClient {
   }
 
   /** Disconnects and ends every stream; leaves no timer, socket or listener behind. */
+  /**
+   * Browser: asks for notification permission, registers Herald's service worker (the app serves a
+   * copy of `/sdk/herald-sw.js`, by default at `/herald-sw.js`), subscribes with the app's VAPID key
+   * and registers the subscription as this user's device. The user then gets pushes while away.
+   */
+  enableWebPush(options: WebPushOptions = {}): Promise<WebPushDevice> {
+    return enableWebPush(this.api, this.heraldUrl, this.options.appId, this.options.userId, options);
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;

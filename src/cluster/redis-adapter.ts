@@ -26,7 +26,7 @@ import { defineScripts, RedisKeys, runScript, shareField, type AppScript, type C
 import { decodeScriptResult, encodeShares, parseJson, shareJson, toClusterChange, type RawChange } from './redis-share.js';
 import { TopicSubscriptions } from './redis-topics.js';
 
-export { redisTuningFromEnv, type RedisAdapterOptions } from './redis-options.js';
+export type { RedisAdapterOptions } from './redis-options.js';
 
 /** Waits this long after a Redis Cluster topology change before re-registering (failovers come in bursts). */
 const TOPOLOGY_SETTLE_MS = 500;

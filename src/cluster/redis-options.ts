@@ -1,4 +1,4 @@
-/** Settings of the Redis adapter: options, defaults and the advanced `HERALD_REDIS_*` tuning. */
+/** Settings of the Redis adapter: options and defaults (the `HERALD_REDIS_*` tuning is read in config/server-config.ts). */
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/apps.js';
 
@@ -40,24 +40,6 @@ export const REDIS_DEFAULTS = {
   startTimeoutMs: 10_000,
   reapBatch: 500,
 };
-
-/** Advanced tuning read from `HERALD_REDIS_*` environment variables (see docs/scaling.md). */
-export function redisTuningFromEnv(env: NodeJS.ProcessEnv): Omit<RedisAdapterOptions, 'url' | 'logger'> {
-  const integer = (name: string): number | undefined => {
-    const text = env[name];
-    if (text === undefined || text === '') return undefined;
-    if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new ConfigError(`${name} must be a positive whole number of milliseconds, not "${text}"`);
-    return Number(text);
-  };
-  const prefix = env.HERALD_REDIS_PREFIX;
-  return {
-    ...(prefix ? { prefix } : {}),
-    heartbeatMs: integer('HERALD_REDIS_HEARTBEAT_MS'),
-    nodeExpiryMs: integer('HERALD_REDIS_NODE_EXPIRY_MS'),
-    commandTimeoutMs: integer('HERALD_REDIS_COMMAND_TIMEOUT_MS'),
-    reconnectMaxDelayMs: integer('HERALD_REDIS_RECONNECT_MAX_MS'),
-  };
-}
 
 /** Every setting resolved. */
 export type RedisSettings = typeof REDIS_DEFAULTS;

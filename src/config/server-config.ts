@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { REDIS_DEFAULTS, type RedisAdapterOptions } from '../cluster/redis-options.js';
+import { DEFAULT_ACTIVITY_TIMEOUT_SECONDS, DEFAULT_MAX_BUFFERED_BYTES } from '../protocol/limits.js';
 import { defaultDatabaseTimeouts, type DatabaseTimeouts } from '../store/store.js';
 import { ConfigError, defineApp, describeIssues, parseAppsFile, type App } from './apps.js';
 
@@ -27,15 +29,21 @@ export const SETTINGS = {
   databaseStatementTimeout: { flag: 'database-statement-timeout-ms', env: 'HERALD_DATABASE_STATEMENT_TIMEOUT_MS', type: 'string', help: 'PostgreSQL: longest one statement may run, lock waits included, in ms; then 503 (default 10000)' },
   redisUrl: { flag: 'redis-url', env: 'HERALD_REDIS_URL', type: 'string', help: 'Redis shared by the nodes of a cluster, redis://[:PASSWORD@]HOST:PORT[/DB] (default: none, single node)' },
   redisCluster: { flag: 'redis-cluster', env: 'HERALD_REDIS_CLUSTER', type: 'boolean', help: 'The Redis is a Redis Cluster (7+); --redis-url then lists one or more of its nodes, comma-separated (default off)' },
+  redisPrefix: { flag: 'redis-prefix', env: 'HERALD_REDIS_PREFIX', type: 'string', help: `Prefix of every Redis key and of the pub/sub channel, one per cluster (default ${REDIS_DEFAULTS.prefix})` },
+  redisHeartbeatMs: { flag: 'redis-heartbeat-ms', env: 'HERALD_REDIS_HEARTBEAT_MS', type: 'string', help: `Milliseconds between a node's heartbeats and its checks for dead nodes (default ${REDIS_DEFAULTS.heartbeatMs})` },
+  redisNodeExpiryMs: { flag: 'redis-node-expiry-ms', env: 'HERALD_REDIS_NODE_EXPIRY_MS', type: 'string', help: `Milliseconds of silence after which a node is dead and its share removed, at least two heartbeats (default ${REDIS_DEFAULTS.nodeExpiryMs})` },
+  redisCommandTimeoutMs: { flag: 'redis-command-timeout-ms', env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS', type: 'string', help: `Longest a Redis command may take before it fails (default ${REDIS_DEFAULTS.commandTimeoutMs})` },
+  redisReconnectMaxMs: { flag: 'redis-reconnect-max-ms', env: 'HERALD_REDIS_RECONNECT_MAX_MS', type: 'string', help: `Longest wait between reconnections to Redis (default ${REDIS_DEFAULTS.reconnectMaxDelayMs})` },
   logLevel: { flag: 'log-level', env: 'HERALD_LOG_LEVEL', type: 'string', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
-  activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: 'Seconds of client silence before a ping (default 120)' },
+  activityTimeout: { flag: 'activity-timeout', env: 'HERALD_ACTIVITY_TIMEOUT', type: 'string', help: `Seconds of client silence before a ping (default ${DEFAULT_ACTIVITY_TIMEOUT_SECONDS})` },
   maxConnections: { flag: 'max-connections', env: 'HERALD_MAX_CONNECTIONS', type: 'string', help: 'Connections this node accepts before refusing with 4100 (default unlimited)' },
   shutdownTimeout: { flag: 'shutdown-timeout', env: 'HERALD_SHUTDOWN_TIMEOUT', type: 'string', help: 'Seconds a graceful shutdown may take (default 10)' },
   adminToken: { flag: 'admin-token', env: 'HERALD_ADMIN_TOKEN', type: 'string', help: 'Token (16+ characters) that signs in to /dashboard and the admin API for every app (default: none; app id + secret still work)' },
   demo: { flag: 'demo', env: 'HERALD_DEMO', type: 'boolean', help: 'Serve the demo inbox at /demo (default: on while the default app credentials are in use)' },
   metricsPort: { flag: 'metrics-port', env: 'HERALD_METRICS_PORT', type: 'string', help: 'Serve GET /metrics on this port only, same host (default: on the main port)' },
-  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'HERALD_MAX_BUFFERED_BYTES', type: 'string', help: 'Unsent bytes after which a socket that does not read is closed with 4100 (default 4194304, 4 MB)' },
+  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'HERALD_MAX_BUFFERED_BYTES', type: 'string', help: `Unsent bytes after which a socket that does not read is closed with 4100 (default ${DEFAULT_MAX_BUFFERED_BYTES}, 4 MB)` },
   workers: { flag: 'workers', env: 'HERALD_WORKERS', type: 'string', help: 'Worker processes sharing the port (Node cluster), at most one per core; more than 1 needs --redis-url (default 1)' },
+  workerIndex: { flag: 'worker-index', env: 'HERALD_WORKER_INDEX', type: 'string', help: 'Index of this worker, set by the primary of --workers for each worker it starts; not for manual use (default 0)' },
   trustProxy: { flag: 'trust-proxy', env: 'HERALD_TRUST_PROXY', type: 'boolean', help: 'A reverse proxy in front appends the client address to X-Forwarded-For: use it for max_connections_per_ip (default off)' },
   nodeName: { flag: 'node-name', env: 'HERALD_NODE_NAME', type: 'string', help: 'Name of this node that stays the same across its restarts and no other running node shares; webhook batches it was sending when it died go out at once when it starts again (default HOSTNAME:PORT)' },
 } as const satisfies Record<string, SettingSpec>;
@@ -47,6 +55,9 @@ export type RawSettings = Partial<Record<SettingName, string | boolean>>;
 
 /** The default app's credentials; a warning is logged while they are in use. */
 export const DEFAULT_APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;
+
+/** The `HERALD_REDIS_*` tuning of the Redis adapter. */
+export type RedisTuning = Pick<RedisAdapterOptions, 'prefix' | 'heartbeatMs' | 'nodeExpiryMs' | 'commandTimeoutMs' | 'reconnectMaxDelayMs'>;
 
 /** The validated configuration of a node. */
 export interface ServerConfig {
@@ -63,6 +74,8 @@ export interface ServerConfig {
   readonly redisUrl: string | null;
   /** `redisUrl` lists nodes of a Redis Cluster. */
   readonly redisCluster: boolean;
+  /** Advanced tuning of the Redis adapter (`HERALD_REDIS_*`); unset ones take the adapter's defaults. */
+  readonly redis: RedisTuning;
   readonly logLevel: string;
   readonly activityTimeoutSeconds: number;
   readonly maxConnections: number | null;
@@ -77,6 +90,8 @@ export interface ServerConfig {
   readonly maxBufferedBytes: number;
   /** Worker processes (Node's cluster module) sharing the port; 1 runs the node in this process. */
   readonly workers: number;
+  /** Index of this worker among `workers` (0 outside a worker). */
+  readonly workerIndex: number;
   /** Take client addresses from the last `X-Forwarded-For` entry. */
   readonly trustProxy: boolean;
   /** This node's name across restarts; a worker of `--workers` appends `#<index>`. */
@@ -92,6 +107,8 @@ const integerText = (min: number, max: number) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+
+const milliseconds = integerText(1, 2 ** 31);
 
 const schema = z.object({
   host: z.string().min(1).default('0.0.0.0'),
@@ -115,15 +132,21 @@ const schema = z.object({
     .refine((url) => url.split(',').every((one) => /^rediss?:\/\/[^/]/.test(one.trim())), 'must be redis://HOST:PORT or rediss://HOST:PORT (with --redis-cluster, several, comma-separated)')
     .optional(),
   redisCluster: booleanText.default(false),
+  redisPrefix: z.string().min(1).optional(),
+  redisHeartbeatMs: milliseconds.optional(),
+  redisNodeExpiryMs: milliseconds.optional(),
+  redisCommandTimeoutMs: milliseconds.optional(),
+  redisReconnectMaxMs: milliseconds.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  activityTimeout: integerText(1, 3600).default(120),
+  activityTimeout: integerText(1, 3600).default(DEFAULT_ACTIVITY_TIMEOUT_SECONDS),
   maxConnections: integerText(1, 10_000_000).optional(),
   shutdownTimeout: integerText(1, 3600).default(10),
   adminToken: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   demo: booleanText.optional(),
   metricsPort: integerText(0, 65535).optional(),
-  maxBufferedBytes: integerText(65_536, 2 ** 31).default(4 * 1024 * 1024),
+  maxBufferedBytes: integerText(65_536, 2 ** 31).default(DEFAULT_MAX_BUFFERED_BYTES),
   workers: integerText(1, 256).default(1),
+  workerIndex: integerText(0, 255).default(0),
   trustProxy: booleanText.default(false),
   nodeName: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
@@ -182,6 +205,13 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     databaseTimeouts: { connectTimeoutMs: settings.databaseConnectTimeout, statementTimeoutMs: settings.databaseStatementTimeout },
     redisUrl: settings.redisUrl ?? null,
     redisCluster: settings.redisCluster,
+    redis: {
+      ...(settings.redisPrefix !== undefined ? { prefix: settings.redisPrefix } : {}),
+      ...(settings.redisHeartbeatMs !== undefined ? { heartbeatMs: settings.redisHeartbeatMs } : {}),
+      ...(settings.redisNodeExpiryMs !== undefined ? { nodeExpiryMs: settings.redisNodeExpiryMs } : {}),
+      ...(settings.redisCommandTimeoutMs !== undefined ? { commandTimeoutMs: settings.redisCommandTimeoutMs } : {}),
+      ...(settings.redisReconnectMaxMs !== undefined ? { reconnectMaxDelayMs: settings.redisReconnectMaxMs } : {}),
+    },
     logLevel: settings.logLevel,
     activityTimeoutSeconds: settings.activityTimeout,
     maxConnections: settings.maxConnections ?? null,
@@ -191,6 +221,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     metricsPort: settings.metricsPort ?? null,
     maxBufferedBytes: settings.maxBufferedBytes,
     workers: settings.workers,
+    workerIndex: settings.workerIndex,
     trustProxy: settings.trustProxy,
     nodeName: settings.nodeName ?? `${hostname()}:${settings.port}`,
   };

@@ -746,6 +746,9 @@ export class HeraldInboxElement extends ElementBase {
       client.snooze([id], until).catch((error: unknown) => this.showNotice(error));
     });
     element.addEventListener('keydown', (event) => this.onMenuKey(event));
+    // Near the bottom of the scrolling area the menu opens upwards, so the scroller does not clip it.
+    const room = this.ui.scroller.getBoundingClientRect().bottom - trigger.getBoundingClientRect().bottom;
+    if (room < 150) element.classList.add('up');
     trigger.after(element);
     trigger.setAttribute('aria-expanded', 'true');
     trigger.parentElement?.classList.add('menu-open');

@@ -176,6 +176,7 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   background: var(--herald-bg); border: 1px solid var(--herald-border); border-radius: 10px; box-shadow: var(--herald-shadow);
   display: flex; flex-direction: column;
 }
+.menu.up { top: auto; bottom: calc(100% + 4px); }
 .menu button { border: 0; background: transparent; text-align: start; padding: 8px 10px; border-radius: 7px; font-size: 13px; }
 .menu button:hover, .menu button:focus { background: var(--herald-hover); outline: none; }
 

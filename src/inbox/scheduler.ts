@@ -1,10 +1,8 @@
 /** Releases scheduled notifications when they fall due, and prunes old idempotency keys. */
 import type { Logger } from 'pino';
+import { IDEMPOTENCY_WINDOW_MS } from '../store/pushed-notification.js';
 import type { InboxStore } from '../store/store.js';
 import type { Inbox } from './inbox.js';
-
-/** How long an idempotency key answers for the same push. */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const RELEASE_BATCH = 1000;
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 

@@ -29,6 +29,8 @@ export const MAX_WATCHLIST_LENGTH = 100;
 export const DEFAULT_ACTIVITY_TIMEOUT_SECONDS = 120;
 /** Seconds to wait for a pong before closing with 4201. */
 export const PONG_TIMEOUT_SECONDS = 30;
+/** Default unsent bytes of one socket after which it is closed with 4100 (a client that does not read). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Seconds a cache channel keeps its last event. */
 export const CACHE_TTL_SECONDS = 30 * 60;
 /** Seconds an HTTP signature's timestamp may differ from the server clock. */

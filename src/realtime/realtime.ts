@@ -4,7 +4,13 @@ import { originAllowed, type App, type AppRegistry } from '../config/apps.js';
 import type { ClusterAdapter, ClusterChange, ClusterMessage, NodeSnapshot } from '../cluster/adapter.js';
 import { channelKind } from '../protocol/channels.js';
 import { Errors, type ProtocolError } from '../protocol/errors.js';
-import { CACHE_TTL_SECONDS } from '../protocol/limits.js';
+import {
+  AUTHORISED_CONNECTION_GRACE_SECONDS,
+  CACHE_TTL_SECONDS,
+  DEFAULT_ACTIVITY_TIMEOUT_SECONDS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  PONG_TIMEOUT_SECONDS,
+} from '../protocol/limits.js';
 import { encodeEvent, errorMessage, memberAdded, memberRemoved, PONG, subscriptionCount, watchlistEvents, type ClientMessage } from '../protocol/messages.js';
 import { AppHub } from './app-hub.js';
 import { handleClientEvent } from './client-events.js';
@@ -27,11 +33,11 @@ export interface RealtimeOptions extends ConnectionOptions {
 }
 
 export const defaultRealtimeOptions: RealtimeOptions = {
-  activityTimeoutSeconds: 120,
-  pongTimeoutMs: 30_000,
-  authorisedGraceMs: 30_000,
+  activityTimeoutSeconds: DEFAULT_ACTIVITY_TIMEOUT_SECONDS,
+  pongTimeoutMs: PONG_TIMEOUT_SECONDS * 1000,
+  authorisedGraceMs: AUTHORISED_CONNECTION_GRACE_SECONDS * 1000,
   maxConnections: null,
-  maxBufferedBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   sweepIntervalMs: 1_000,
 };
 

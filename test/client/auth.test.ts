@@ -10,15 +10,19 @@ import { signUserToken } from '../../src/inbox/user-tokens.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { ClientPool, pushMany } from '../helpers/inbox-client.js';
 import { Errors } from '../../src/protocol/errors.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PUSH_APP = { id: 'push-app', key: 'push-key', secret: 'push-secret', allow_client_push: true };
 
 describe('InboxClient tokens and permissions', () => {
   let harness: Harness;
   let pool: ClientPool;
+  // The server and the clients judge token expiry by this clock: a test moves it past an expiry
+  // instead of waiting for it.
+  let shift = 0;
+  const now = () => Date.now() + shift;
   before(async () => {
-    harness = await startHarness({ apps: [TEST_APP, PUSH_APP] });
+    harness = await startHarness({ apps: [TEST_APP, PUSH_APP], deps: { now } });
     pool = new ClientPool(harness);
   });
   after(async () => {
@@ -35,13 +39,13 @@ describe('InboxClient tokens and permissions', () => {
 
   it('asks token() again once its token has expired, and carries on', { timeout: 25_000 }, async () => {
     const issued: number[] = [];
-    // Six seconds: a short-lived token is refreshed halfway through its life, and a loaded machine
-    // must still finish the steps below within those first three seconds.
+    // A token is refreshed halfway through its life: a minute leaves a loaded machine ample time
+    // for the steps before the clock is moved past its expiry.
     const token = async () => {
-      issued.push(issued.length === 0 ? 6 : 3600);
-      return signUserToken({ appSecret: TEST_APP.secret, userId: 'eve', expiresInSeconds: issued[issued.length - 1] });
+      issued.push(issued.length === 0 ? 60 : 3600);
+      return signUserToken({ appSecret: TEST_APP.secret, userId: 'eve', expiresInSeconds: issued[issued.length - 1] - Math.ceil(shift / 1000) });
     };
-    const inbox = pool.create('eve', { token });
+    const inbox = pool.create('eve', { token, now });
     await inbox.init();
     assert.equal(issued.length, 1);
     const [first] = await pushMany(harness, 'eve', 1, 'before expiry');
@@ -49,7 +53,7 @@ describe('InboxClient tokens and permissions', () => {
     await inbox.markOpened([first]);
     assert.equal(issued.length, 1, 'a token with time left is reused');
 
-    await sleep(6_200); // the first token has expired
+    shift += 60_200; // the first token has expired
     const [second] = await pushMany(harness, 'eve', 1, 'after expiry');
     await waitFor(() => inbox.notifications.length === 2, 'a live notification after expiry');
     await inbox.markOpened([second]);
@@ -85,13 +89,13 @@ describe('InboxClient tokens and permissions', () => {
     const token = async () => {
       calls++;
       if (calls === 2) throw new Error('the app backend is briefly down');
-      return signUserToken({ appSecret: TEST_APP.secret, userId: 'gus', expiresInSeconds: calls === 1 ? 2 : 3600 });
+      return signUserToken({ appSecret: TEST_APP.secret, userId: 'gus', expiresInSeconds: (calls === 1 ? 60 : 3600) - Math.ceil(shift / 1000) });
     };
-    const inbox = pool.create('gus', { token });
+    const inbox = pool.create('gus', { token, now });
     const errors: HeraldError[] = [];
     inbox.errors.listen((error) => errors.push(error));
     await inbox.init();
-    await sleep(2_100); // expired: the reconnect needs a new token, and token() fails the first time
+    shift += 60_100; // expired: the reconnect needs a new token, and token() fails the first time
     assert.equal(closeFromServer('gus'), 1);
     await pushMany(harness, 'gus', 1, 'during the outage');
     await waitFor(() => inbox.notifications.length === 1, 'the catch-up after the retried subscription', 6_000);

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/apps.js';
-import { RedisAdapter, redisTuningFromEnv } from '../../src/cluster/redis-adapter.js';
+import { RedisAdapter } from '../../src/cluster/redis-adapter.js';
 import { loadConfig, SETTINGS, settingsFromEnv } from '../../src/config/server-config.js';
 import { Children, deletePrefix, REDIS_CLUSTER, startNodeProcess, uniquePrefix } from './cluster-helpers.js';
 
@@ -62,16 +62,26 @@ describe('the redisUrl setting', () => {
 
 describe('Redis tuning', () => {
   it('reads HERALD_REDIS_* milliseconds and the prefix, leaving the rest to defaults', () => {
-    assert.deepEqual(
-      redisTuningFromEnv({ HERALD_REDIS_HEARTBEAT_MS: '250', HERALD_REDIS_NODE_EXPIRY_MS: '1000', HERALD_REDIS_PREFIX: 'blue:' }),
-      { prefix: 'blue:', heartbeatMs: 250, nodeExpiryMs: 1000, commandTimeoutMs: undefined, reconnectMaxDelayMs: undefined },
-    );
-    assert.deepEqual(redisTuningFromEnv({}), { heartbeatMs: undefined, nodeExpiryMs: undefined, commandTimeoutMs: undefined, reconnectMaxDelayMs: undefined });
+    const tuning = (env: NodeJS.ProcessEnv) => loadConfig(settingsFromEnv(env), noFile).redis;
+    assert.deepEqual(tuning({ HERALD_REDIS_HEARTBEAT_MS: '250', HERALD_REDIS_NODE_EXPIRY_MS: '1000', HERALD_REDIS_PREFIX: 'blue:' }), {
+      prefix: 'blue:',
+      heartbeatMs: 250,
+      nodeExpiryMs: 1000,
+    });
+    assert.deepEqual(tuning({}), {});
   });
 
   it('refuses values that are not positive whole milliseconds, naming the variable', () => {
     for (const value of ['0', '-5', '1.5', 'soon', '2s']) {
-      assert.throws(() => redisTuningFromEnv({ HERALD_REDIS_COMMAND_TIMEOUT_MS: value }), (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_COMMAND_TIMEOUT_MS/.test(error.message));
+      assert.throws(() => loadConfig(settingsFromEnv({ HERALD_REDIS_COMMAND_TIMEOUT_MS: value }), noFile), (error: unknown) => error instanceof ConfigError && /HERALD_REDIS_COMMAND_TIMEOUT_MS/.test(error.message));
+    }
+  });
+
+  it('lists every HERALD_REDIS_* setting and the worker index in herald --help', () => {
+    const cli = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+    const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8', timeout: 10_000 });
+    for (const name of ['HERALD_REDIS_PREFIX', 'HERALD_REDIS_HEARTBEAT_MS', 'HERALD_REDIS_NODE_EXPIRY_MS', 'HERALD_REDIS_COMMAND_TIMEOUT_MS', 'HERALD_REDIS_RECONNECT_MAX_MS', 'HERALD_WORKER_INDEX']) {
+      assert.ok(help.stdout.includes(name), name);
     }
   });
 

@@ -366,6 +366,98 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     problems.length = 0;
   });
 
+  /** The calls the page's stand-in v2 client received. */
+  const fakeCalls = (page: Page) => page.evaluate(() => (window as unknown as { fake: { calls: { method: string; ids?: string[]; filter?: unknown; until?: string }[] } }).fake.calls);
+
+  it('inbox v2 (against the agreed client API): tabs with counts, seen on view only in a visible page, archive, snooze, mark all read of a view', async (t) => {
+    if (skipWithoutChromium(t)) return;
+    const page = await newPage();
+    // The page starts hidden (a background tab): nothing is marked seen until it is shown.
+    await page.addInitScript(() => {
+      let state: DocumentVisibilityState = 'hidden';
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+      (window as unknown as { setVisible: (visible: boolean) => void }).setVisible = (visible) => {
+        state = visible ? 'visible' : 'hidden';
+        document.dispatchEvent(new Event('visibilitychange'));
+      };
+    });
+    await page.goto(pages.v2());
+    await badgeIs(page, 2);
+    await openFeed(page);
+    const tabs = page.locator('herald-inbox [role=tab]');
+    assert.deepEqual(await tabs.allTextContents(), ['All2', 'Unread2', 'Archived0']);
+    assert.equal(await tabs.nth(0).getAttribute('aria-selected'), 'true');
+    await part.rows(page).nth(2).waitFor();
+    await sleep(400);
+    assert.deepEqual(await fakeCalls(page), [], 'a hidden page marks nothing seen');
+    await page.evaluate(() => (window as unknown as { setVisible: (visible: boolean) => void }).setVisible(true));
+    await page.waitForFunction(() => (window as unknown as { fake: { calls: unknown[] } }).fake.calls.length > 0);
+    assert.deepEqual(await fakeCalls(page), [{ method: 'markSeen', ids: ['n3', 'n1'] }], 'the unseen rows on screen, in one call');
+
+    // Tabs: the Unread view, by keyboard.
+    await tabs.nth(0).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await tabs.nth(1).getAttribute('aria-selected'), 'true');
+    await page.locator('herald-inbox [part~="notification"]').nth(1).waitFor();
+    assert.deepEqual(await part.rows(page).evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.id)), ['n3', 'n1']);
+
+    // Archive: the row leaves the view and shows up under Archived.
+    await part.row(page, 'n3').hover();
+    await part.row(page, 'n3').getByRole('button', { name: 'Archive' }).click();
+    await part.row(page, 'n3').waitFor({ state: 'detached' });
+    await page.locator('herald-inbox [role=tab][data-view=unread] .tab-count', { hasText: /^1$/ }).waitFor();
+    await badgeIs(page, 1);
+    await tabs.nth(2).click();
+    await part.row(page, 'n3').getByRole('button', { name: 'Move to inbox' }).waitFor();
+    await tabs.nth(0).click();
+
+    // Snooze from the keyboard: the menu button, its menu, the second item.
+    await part.row(page, 'n1').locator('.item-main').focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.querySelector('herald-inbox')!.shadowRoot!.activeElement?.getAttribute('aria-label')), 'Archive');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    const menu = page.locator('herald-inbox [role=menu]');
+    await menu.waitFor();
+    assert.deepEqual(await menu.locator('[role=menuitem]').allTextContents(), ['For 1 hour', 'Until tomorrow', 'Until next week']);
+    assert.equal(await part.row(page, 'n1').locator('[aria-haspopup=menu]').getAttribute('aria-expanded'), 'true');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await part.row(page, 'n1').waitFor({ state: 'detached' });
+    const snooze = (await fakeCalls(page)).find((call) => call.method === 'snooze')!;
+    assert.deepEqual(snooze.ids, ['n1']);
+    const until = new Date(snooze.until!);
+    assert.equal(until.getHours(), 9, 'until tomorrow 9:00');
+    assert.ok(until.getTime() > Date.now() && until.getTime() < Date.now() + 2 * 86_400_000);
+
+    // Mark all read marks the current view's notifications, by its filter.
+    await page.evaluate(() => (window as unknown as { fake: { add: (n: object) => void } }).fake.add({ heading: 'New invoice', content: 'INV-8', category: 'billing' }));
+    await badgeIs(page, 1);
+    await page.locator('herald-inbox [part~="mark-all"]').click();
+    await badgeIs(page, 0);
+    const markAll = (await fakeCalls(page)).find((call) => call.method === 'markAllOpened')!;
+    assert.deepEqual(markAll.filter, {});
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  it('inbox v2: the badge counts unseen notifications with badge="unseen", and opening a row opens it', async (t) => {
+    if (skipWithoutChromium(t)) return;
+    const page = await newPage();
+    await page.goto(pages.v2('unseen'));
+    await badgeIs(page, 2);
+    assert.equal(await part.bell(page).getAttribute('aria-label'), 'Notifications, 2 new');
+    await openFeed(page);
+    // Visible: the rows on screen become seen, and the unseen badge goes to zero while they stay unread.
+    await badgeIs(page, 0);
+    assert.equal(await page.locator('herald-inbox [part~="notification"].unread').count(), 2);
+    await part.row(page, 'n3').locator('.item-main').click();
+    await page.locator('herald-inbox [part~="notification"][data-id="n3"].opened').waitFor();
+    assert.deepEqual((await fakeCalls(page)).map((call) => call.method), ['markSeen', 'markOpened']);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
   it('works inside a React app: <HeraldInbox>, useInbox and useCounts', async (t) => {
     if (skipWithoutChromium(t)) return;
     const page = await newPage();

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { App } from '../../src/config/apps.js';
 import { tokenFor } from '../helpers/inbox.js';
 
-const REACT_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/react-page.ts', import.meta.url));
+const REACT_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/in-page/react-page.ts', import.meta.url));
+const V2_PAGE = fileURLToPath(new URL('../../../test/inbox-ui/in-page/v2-page.ts', import.meta.url));
 
 /** Options of the plain page, from its query string. */
 export interface PlainPage {
@@ -29,6 +30,8 @@ export interface AppPages {
   readonly origin: string;
   plain(page: PlainPage): string;
   react(user: string): string;
+  /** The element on the in-page stand-in of the inbox v2 client. */
+  v2(badge?: 'unseen'): string;
   close(): Promise<void>;
 }
 
@@ -104,16 +107,24 @@ function reactHtml(): string {
 <body style="margin:0;font-family:system-ui,sans-serif"><div id="root"></div><script type="module" src="/react.js"></script></body></html>`;
 }
 
+function v2Html(): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme (inbox v2)</title></head>
+<body style="margin:0;font-family:system-ui,sans-serif"><header style="display:flex;justify-content:flex-end;padding:12px"></header><script type="module" src="/v2.js"></script></body></html>`;
+}
+
 /** Starts the app's page server for one Herald node. */
 export async function serveAppPages(herald: { baseUrl: string; port: number; app: App }): Promise<AppPages> {
-  const bundled = await build({ entryPoints: [REACT_PAGE], bundle: true, format: 'esm', platform: 'browser', target: 'es2020', write: false, logLevel: 'warning', define: { 'process.env.NODE_ENV': '"production"' } });
-  const reactJs = bundled.outputFiles[0].text;
+  const bundle = async (entry: string) =>
+    (await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'es2020', write: false, logLevel: 'warning', define: { 'process.env.NODE_ENV': '"production"' } })).outputFiles[0].text;
+  const [reactJs, v2Js] = await Promise.all([bundle(REACT_PAGE), bundle(V2_PAGE)]);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     if (url.pathname === '/plain') send(200, 'text/html; charset=utf-8', plainHtml(herald, url.searchParams));
     else if (url.pathname === '/react') send(200, 'text/html; charset=utf-8', reactHtml());
     else if (url.pathname === '/react.js') send(200, 'text/javascript; charset=utf-8', reactJs);
+    else if (url.pathname === '/v2') send(200, 'text/html; charset=utf-8', v2Html());
+    else if (url.pathname === '/v2.js') send(200, 'text/javascript; charset=utf-8', v2Js);
     else if (url.pathname === '/token') {
       tokenFor(herald.app, url.searchParams.get('user') ?? '').then(
         (token) => send(200, 'application/json', JSON.stringify({ token })),
@@ -140,6 +151,7 @@ export async function serveAppPages(herald: { baseUrl: string; port: number; app
       return `${origin}/plain?${query}`;
     },
     react: (user) => `${origin}/react?${new URLSearchParams({ user, port: String(herald.port), appId: herald.app.id, appKey: herald.app.key })}`,
+    v2: (badge) => `${origin}/v2${badge ? `?badge=${badge}` : ''}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { paths, type AdminApi, type NotificationRow } from './api.js';
 import { usePoll } from './hooks.js';
+import { relativeTime } from '../../src/inbox-ui/relative-time.js';
 
 const PAGE = 20;
 
@@ -101,7 +102,9 @@ function UserInbox({ api, appId, userId }: { api: AdminApi; appId: string; userI
         {pages?.rows.map((n) => (
           <li key={n.id} class={n.opened ? 'opened' : 'unread'}>
             <div class="n-meta">
-              <span class="muted">#{n.seq}</span> <span class="muted">{new Date(n.created_at).toLocaleString()}</span>
+              <span class="muted">#{n.seq}</span> <time class="muted" dateTime={n.created_at} title={new Date(n.created_at).toLocaleString()}>
+                {relativeTime(n.created_at, Date.now(), navigator.language)}
+              </time>
               {n.sender_id && <span class="muted"> from {n.sender_id}</span>}
               <span class={`tag ${n.opened ? '' : 'tag-unread'}`}>{n.opened ? 'opened' : 'unread'}</span>
             </div>

@@ -16,9 +16,11 @@ import {
   type StoredNotification,
 } from '../store.js';
 import { applyMigrations, migrations } from './migrations.js';
+import type { PushJobSpec } from '../push-store.js';
+import { SqlitePushStore } from './push-store.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
+import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 interface NotificationRow {
   app_id: string;
@@ -171,9 +173,11 @@ export class SqliteStore implements InboxStore {
   private readonly openTx;
   private readonly deleteTx;
   readonly outbox: SqliteWebhookOutbox;
+  readonly offline: SqlitePushStore;
 
   private constructor(private readonly db: Database.Database) {
     this.outbox = new SqliteWebhookOutbox(db);
+    this.offline = new SqlitePushStore(db);
     this.pushTx = db.transaction(this.pushInTransaction.bind(this));
     this.releaseTx = db.transaction(this.releaseInTransaction.bind(this));
     this.openTx = db.transaction(this.openInTransaction.bind(this));
@@ -213,11 +217,25 @@ export class SqliteStore implements InboxStore {
     if (this.db.open) this.db.close();
   }
 
-  async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
-    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now);
+  async push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null = null,
+  ): Promise<PushResult> {
+    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now, pushJob);
   }
 
-  private pushInTransaction(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): PushResult {
+  private pushInTransaction(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null,
+  ): PushResult {
     const sql = this.sql;
     const nowMs = now.getTime();
     const sender = keySender(input);
@@ -248,30 +266,12 @@ export class SqliteStore implements InboxStore {
     });
     // A conflict skipped some user: throwing rolls back the whole transaction, cursors included.
     if (inserted.length !== users.length) throw new DuplicateNotificationError(input.id);
+    if (pushJob) this.offline.insertJobsInTransaction(appId, usersJson, input.id, pushJob);
     const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
-    const visible = isVisible ? rows.map((row) => this.fromInput(appId, row.userId, row.seq!, input, now)) : [];
+    const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];
     if (idempotencyKey !== null) sql.idempotencyPut.run({ appId, sender, key: idempotencyKey, result: JSON.stringify(rows), now: nowMs });
     return { rows, replayed: false, visible };
-  }
-
-  private fromInput(appId: string, userId: string, seq: number, input: NotificationInput, now: Date): StoredNotification {
-    return {
-      appId,
-      userId,
-      id: input.id,
-      seq,
-      heading: input.heading,
-      content: input.content,
-      payload: input.payload ?? null,
-      imageUrl: input.imageUrl,
-      sendAfter: input.sendAfter,
-      buttons: input.buttons,
-      senderId: input.senderId,
-      opened: false,
-      openedAt: null,
-      createdAt: now,
-    };
   }
 
   async releaseDue(now: Date, limit: number): Promise<StoredNotification[]> {

@@ -4,8 +4,8 @@
  */
 import { createElement as h, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { InboxClient } from '../../src/client/index.js';
-import { HeraldInbox, HeraldProvider, useCounts, useInbox } from '../../src/react/index.js';
+import { InboxClient } from '../../../src/client/index.js';
+import { HeraldInbox, HeraldProvider, useCounts, useInbox } from '../../../src/react/index.js';
 
 const query = new URLSearchParams(location.search);
 const user = query.get('user') ?? 'react-user';
