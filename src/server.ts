@@ -20,6 +20,13 @@ import { Realtime, type RealtimeOptions } from './realtime/realtime.js';
 import type { InboxStore } from './store/store.js';
 import { WebSocketEndpoint } from './transport/websocket-server.js';
 import { WebhookDispatcher, type WebhookOptions } from './webhooks/dispatcher.js';
+import { registerPushRoutes } from './http/push-routes.js';
+import { uniqueProcessName } from './ops/process-name.js';
+import { ApnsProvider } from './push/providers/apns.js';
+import { FcmProvider } from './push/providers/fcm.js';
+import { WebPushProvider } from './push/providers/web-push.js';
+import { PushService } from './push/push-service.js';
+import { PushWorker, defaultPushWorkerOptions, type PushWorkerOptions } from './push/push-worker.js';
 
 /** Everything a node is made of; tests pass their own to run several nodes in one process. */
 export interface HeraldDeps {
@@ -36,6 +43,8 @@ export interface HeraldDeps {
   /** The demo inbox at `/demo` and its token endpoint (off unless set). */
   readonly demo?: boolean | DemoOptions;
   readonly webhooks?: Partial<WebhookOptions>;
+  /** Push delivery tunables (poll interval, retries, leases); tests shorten them. */
+  readonly push?: Partial<PushWorkerOptions>;
   /**
    * Serve `/metrics` only on this port (0: any free one) instead of the main port; false: not at
    * all (a worker of `--workers`, whose primary serves every worker's metrics).
@@ -83,6 +92,10 @@ export class HeraldServer {
   readonly admin: AdminMonitor | null;
   /** Webhooks through the store's outbox; `webhooks.stats` for the metrics. */
   readonly webhooks: WebhookDispatcher;
+  /** Devices, preferences and VAPID keys (design.md §6). */
+  readonly push: PushService;
+  /** Evaluates due push rules and sends pushes. */
+  readonly pushWorker: PushWorker;
   /** Prometheus metrics of this node (its own registry). */
   readonly metrics: HeraldMetrics;
   readonly metricsEndpoint: MetricsEndpoint;
@@ -110,9 +123,26 @@ export class HeraldServer {
       cluster: adapter,
       leaseHolder: deps.nodeName,
     });
+    this.push = new PushService({ store: this.store, apps: this.apps, inbox: this.inbox, logger: this.logger, now });
+    const pushTimeoutMs = deps.push?.requestTimeoutMs ?? defaultPushWorkerOptions.requestTimeoutMs;
+    this.pushWorker = new PushWorker({
+      store: this.store,
+      apps: this.apps,
+      logger: this.logger,
+      now,
+      providers: {
+        webpush: new WebPushProvider(this.push.vapidKeysOf, pushTimeoutMs),
+        fcm: new FcmProvider(pushTimeoutMs),
+        apns: new ApnsProvider(pushTimeoutMs),
+      },
+      report: (event) => this.inbox.report(event),
+      holder: deps.nodeName ?? uniqueProcessName(),
+      options: deps.push,
+    });
     this.api = new HttpApi({ apps: this.apps, logger: this.logger, now, maxUnauthenticatedBodyBytes: deps.maxUnauthenticatedBodyBytes });
     registerPusherRoutes(this.api, this.realtime);
     registerInboxRoutes(this.api, this.inbox, this.apps, now);
+    registerPushRoutes(this.api, this.push, this.apps, now);
     registerSdkRoute(this.api);
     this.admin = deps.dashboard === false ? null : registerAdminRoutes(this.api, { apps: this.apps, realtime: this.realtime, inbox: this.inbox, now }, deps.dashboard);
     if (deps.demo) registerDemoRoutes(this.api, { apps: this.apps, inbox: this.inbox, now }, deps.demo === true ? {} : deps.demo);
@@ -120,6 +150,7 @@ export class HeraldServer {
     this.metrics = new HeraldMetrics({ apps: this.apps, realtime: this.realtime, inbox: this.inbox, api: this.api });
     this.metricsEndpoint = new MetricsEndpoint(this.metrics, this.api, deps.metricsPort ?? null);
     this.metrics.watchWebhooks(this.webhooks);
+    this.metrics.watchPush(this.pushWorker);
     this.websocket = new WebSocketEndpoint(this.realtime, { trustProxy: deps.trustProxy ?? false });
     const timeouts = { ...defaultHttpTimeouts, ...deps.httpTimeouts };
     const httpOptions = {
@@ -145,6 +176,8 @@ export class HeraldServer {
       await this.realtime.start();
       this.scheduler.start();
       this.webhooks.start();
+      await this.push.prepare();
+      this.pushWorker.start();
       this.started = true;
     }
     await new Promise<void>((resolve, reject) => {
@@ -177,6 +210,8 @@ export class HeraldServer {
     await this.websocket.closed(drainMs);
     this.http.closeAllConnections();
     await httpClosed;
+    // Push outcomes are webhook events: the worker stops first.
+    await this.pushWorker.stop();
     // Last: the sockets closed above emitted their vacated/left events; they go to the outbox too.
     await this.webhooks.stop();
     await this.metricsEndpoint.close();

@@ -5,6 +5,7 @@ import { isNotification, markOpenedIn, markUnreadIn, mergeNotifications, reconci
 import { PusherJs, type PusherJsChannel, type PusherJsOptions } from './pusher-js.js';
 import { EventStream, ValueStream } from './streams.js';
 import { TokenSource, type TokenOption } from './token-source.js';
+import { enableWebPush, type WebPushDevice, type WebPushOptions } from './web-push.js';
 
 /** Event Herald sends on the user's channel when notifications are opened. */
 export const OPENED_EVENT = 'herald:notifications_opened';
@@ -78,6 +79,7 @@ export class InboxClient {
   readonly connectionStateStream: ValueStream<ConnectionState>;
 
   private readonly api: InboxApi;
+  private readonly heraldUrl: string;
   private readonly tokens: TokenSource;
   private readonly pageSize: number;
   private readonly channelName: string;
@@ -115,7 +117,8 @@ export class InboxClient {
     this.eventName = options.eventName ?? 'Internal Notification';
     const scheme = options.useTLS ? 'https' : 'http';
     const port = options.port ?? (options.useTLS ? 443 : 80);
-    this.api = new InboxApi(`${scheme}://${options.host}:${port}`, options.appId, options.userId, this.tokens, options.requestTimeoutMs ?? 10_000);
+    this.heraldUrl = `${scheme}://${options.host}:${port}`;
+    this.api = new InboxApi(this.heraldUrl, options.appId, options.userId, this.tokens, options.requestTimeoutMs ?? 10_000);
   }
 
   /** The notifications held, newest first. */
@@ -221,6 +224,15 @@ export class InboxClient {
   }
 
   /** Disconnects and ends every stream; leaves no timer, socket or listener behind. */
+  /**
+   * Browser: asks for notification permission, registers Herald's service worker (the app serves a
+   * copy of `/sdk/herald-sw.js`, by default at `/herald-sw.js`), subscribes with the app's VAPID key
+   * and registers the subscription as this user's device. The user then gets pushes while away.
+   */
+  enableWebPush(options: WebPushOptions = {}): Promise<WebPushDevice> {
+    return enableWebPush(this.api, this.heraldUrl, this.options.appId, this.options.userId, options);
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;

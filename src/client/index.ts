@@ -4,3 +4,4 @@ export { HeraldError, HeraldAuthError, HeraldNetworkError, HeraldRequestError, H
 export type { Notification, NewNotification, NotificationButton } from './notifications.js';
 export { EventStream, ValueStream } from './streams.js';
 export type { TokenOption } from './token-source.js';
+export type { WebPushOptions, WebPushDevice } from './web-push.js';

@@ -24,9 +24,8 @@ export interface Notification {
   readonly sender_id: string | null;
 }
 
-/** What `push` sends: the fields an app sets. */
+/** What `push` sends: the fields a user sets. Herald names client-pushed notifications, so there is no `id`. */
 export interface NewNotification {
-  readonly id?: string;
   readonly heading?: string | null;
   readonly content: string;
   readonly payload?: unknown;

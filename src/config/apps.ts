@@ -1,6 +1,8 @@
 /** Apps and their per-app options: the apps file schema, defaults and lookup. */
 import { z } from 'zod';
 import { channelKind, channelNameProblem } from '../protocol/channels.js';
+import { pushOptionsSchema, categoriesSchema, appPushFromFile, type AppPush } from '../push/push-options.js';
+import type { CategoryOptions } from '../push/preferences.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
   DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
@@ -68,6 +70,8 @@ export const appFileSchema = z
     inbox_event_name: z.string().min(1).max(200).default('Internal Notification'),
     webhooks: z.array(webhookSchema).default([]),
     webhook_retry_window_seconds: z.number().positive().default(300),
+    push: pushOptionsSchema.default({}),
+    categories: categoriesSchema.default({}),
   })
   .strict();
 
@@ -119,6 +123,10 @@ export interface App {
   readonly webhooks: readonly WebhookConfig[];
   /** How long a webhook batch is retried (from its creation) before it is parked. */
   readonly webhookRetryWindowSeconds: number;
+  /** Push providers (Web Push, FCM, APNs) and the default push rule. */
+  readonly push: AppPush;
+  /** Notification categories: locked ones, and ones off unless a user turns them on. */
+  readonly categories: Readonly<Record<string, CategoryOptions>>;
 }
 
 /** Converts a validated apps-file entry to an App. */
@@ -151,6 +159,8 @@ export function appFromFile(entry: z.infer<typeof appFileSchema>): App {
     inboxEventName: entry.inbox_event_name,
     webhooks: entry.webhooks,
     webhookRetryWindowSeconds: entry.webhook_retry_window_seconds,
+    push: appPushFromFile(entry.push),
+    categories: entry.categories,
   };
 }
 

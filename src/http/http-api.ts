@@ -159,8 +159,6 @@ export class HttpApi {
       if (result instanceof Reply) sendJson(res, result.status, result.body, { ...corsHeaders(req), ...result.headers });
       else if (!res.headersSent) sendJson(res, 200, result ?? {}, corsHeaders(req));
     } catch (error) {
-      // A body not read (refused before or while reading) is not worth keeping the connection for.
-      if (!req.complete) res.setHeader('connection', 'close');
       if (error instanceof HttpError || error instanceof ClusterUnavailableError || error instanceof StoreUnavailableError) {
         sendError(res, error, corsHeaders(req));
       } else {
@@ -182,7 +180,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   return {
     'access-control-allow-origin': typeof req.headers.origin === 'string' ? req.headers.origin : '*',
-    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
     'access-control-allow-headers': 'authorization, content-type, x-request-id',
     'access-control-max-age': '600',
     // So a page can read how long a 429 asks it to wait, and quote the request id.

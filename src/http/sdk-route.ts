@@ -1,4 +1,4 @@
-/** Serves the browser bundles: the client SDK at `/sdk/herald-client.js`, `<herald-inbox>` at `/sdk/herald-inbox.js`. */
+/** Serves the browser bundles: the client SDK at `/sdk/herald-client.js`, `<herald-inbox>` at `/sdk/herald-inbox.js`, the push service worker at `/sdk/herald-sw.js`. */
 import { readFile } from 'node:fs/promises';
 import { Errors } from '../protocol/errors.js';
 import type { HttpApi } from './http-api.js';
@@ -7,6 +7,7 @@ import type { HttpApi } from './http-api.js';
 const BUNDLES: Record<string, URL> = {
   '/sdk/herald-client.js': new URL('../../client/herald-client.js', import.meta.url),
   '/sdk/herald-inbox.js': new URL('../../inbox-ui/herald-inbox.js', import.meta.url),
+  '/sdk/herald-sw.js': new URL('../../client/herald-sw.js', import.meta.url),
 };
 
 /** Registers `GET` of each bundle (an ES module; each file is read once). */
@@ -27,6 +28,8 @@ export function registerSdkRoute(api: HttpApi): void {
           'content-length': body.length,
           'cache-control': 'public, max-age=300',
           'access-control-allow-origin': '*',
+          // The service worker may control the whole origin when registered from /sdk/ (apps usually serve a copy at /).
+          ...(path === '/sdk/herald-sw.js' ? { 'service-worker-allowed': '/' } : {}),
         });
         ctx.res.end(body);
       },

@@ -2,6 +2,8 @@
 import type { Logger } from 'pino';
 import { liveInboxChannel, type App, type AppRegistry } from '../config/apps.js';
 import type { Realtime } from '../realtime/realtime.js';
+import { resolvePushRule } from '../push/rule.js';
+import type { DeviceKind, PushJobSpec } from '../store/push-store.js';
 import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotification } from '../store/store.js';
 import { toNotificationJson } from './notification-json.js';
 import type { PushRequest } from './push-request.js';
@@ -15,7 +17,23 @@ export const DELETED_EVENT = 'herald:notification_deleted';
 export type InboxEvent =
   | { readonly type: 'notification_opened'; readonly app: App; readonly userId: string; readonly ids: readonly string[]; readonly all: boolean }
   | { readonly type: 'notification_action'; readonly app: App; readonly userId: string; readonly id: string; readonly buttonId: string }
-  | { readonly type: 'notification_deleted'; readonly app: App; readonly userId: string; readonly id: string };
+  | { readonly type: 'notification_deleted'; readonly app: App; readonly userId: string; readonly id: string }
+  | PushOutcomeEvent;
+
+/** What became of a push to one device (design.md §6): sent, given up on (parked), or the device removed as gone. */
+export type PushOutcomeEvent =
+  | { readonly type: 'push_sent'; readonly app: App; readonly userId: string; readonly deviceId: string; readonly deviceKind: DeviceKind; readonly ids: readonly string[] }
+  | {
+      readonly type: 'push_failed';
+      readonly app: App;
+      readonly userId: string;
+      readonly deviceId: string;
+      readonly deviceKind: DeviceKind;
+      readonly ids: readonly string[];
+      readonly error: string;
+      readonly attempts: number;
+    }
+  | { readonly type: 'push_device_removed'; readonly app: App; readonly userId: string; readonly deviceId: string; readonly deviceKind: DeviceKind; readonly error: string };
 
 /** Called synchronously with each inbox event. */
 export type InboxListener = (event: InboxEvent) => void;
@@ -60,12 +78,14 @@ export class Inbox {
 
   /** Stores a push (durably), then delivers what is visible now to each user's channel. */
   async push(app: App, request: PushRequest, senderId: string | null): Promise<PushResult> {
+    const now = new Date(this.deps.now());
     const result = await this.deps.store.push(
       app.id,
       request.userIds,
       { ...request.notification, senderId },
       request.idempotencyKey,
-      new Date(this.deps.now()),
+      now,
+      pushJobOf(app, request, now),
     );
     if (!result.replayed) {
       this.counters.pushes++;
@@ -134,6 +154,11 @@ export class Inbox {
     return recorded;
   }
 
+  /** Reports an event that happened outside the inbox's own calls (a push outcome) to its listeners. */
+  report(event: PushOutcomeEvent): void {
+    this.emit(event);
+  }
+
   /** A listener's exception is logged, never propagated to the request that caused the event. */
   private emit(event: InboxEvent): void {
     for (const listener of this.listeners) {
@@ -150,4 +175,12 @@ export class Inbox {
     if (channel === null) return;
     this.deps.realtime.publish(app, channel, event, JSON.stringify(data), null);
   }
+}
+
+/** The push job of a push: its rule over the app's default, due at `send_after` (or now) plus the delay; null for `never`. */
+function pushJobOf(app: App, request: PushRequest, now: Date): PushJobSpec | null {
+  const rule = resolvePushRule(app.push.defaultRule, request.push);
+  if (rule.policy === 'never') return null;
+  const visibleAt = Math.max(now.getTime(), request.notification.sendAfter?.getTime() ?? 0);
+  return { dueAt: new Date(visibleAt + rule.delaySeconds * 1000), policy: rule.policy, ttlSeconds: rule.ttlSeconds, urgency: rule.urgency };
 }

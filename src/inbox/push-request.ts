@@ -1,6 +1,7 @@
 /** Validation of a push request body into what the store keeps. Pure; every error names its field. */
 import { randomUUID } from 'node:crypto';
 import { badRequest, tooLarge } from '../protocol/errors.js';
+import { parsePushRuleOverride, type PushRuleOverride } from '../push/rule.js';
 import type { NotificationButton } from '../store/store.js';
 
 /** Most recipients of one push. */
@@ -14,6 +15,8 @@ export const MAX_BUTTONS = 10;
 export interface PushRequest {
   readonly userIds: string[];
   readonly idempotencyKey: string | null;
+  /** `notification.push`: the fields of the push rule this notification sets (the app's default fills the rest). */
+  readonly push: PushRuleOverride | null;
   readonly notification: {
     readonly id: string;
     readonly heading: string | null;
@@ -27,7 +30,7 @@ export interface PushRequest {
 
 // Fields of the notification JSON that the server owns: accepted (clients echo them) but ignored.
 const SERVER_FIELDS = new Set(['opened', 'created_at', 'opened_at', 'seq', 'sender_id']);
-const NOTIFICATION_FIELDS = new Set(['id', 'heading', 'content', 'payload', 'image_url', 'send_after', 'buttons']);
+const NOTIFICATION_FIELDS = new Set(['id', 'heading', 'content', 'payload', 'image_url', 'send_after', 'buttons', 'push']);
 const ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,128}$/;
 const RESERVED_ID = 'count';
 
@@ -156,7 +159,7 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   const fields = notification as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (!NOTIFICATION_FIELDS.has(key) && !SERVER_FIELDS.has(key)) {
-      throw badRequest(`"notification.${key}" is not a notification field (id, heading, content, payload, image_url, send_after, buttons)`);
+      throw badRequest(`"notification.${key}" is not a notification field (id, heading, content, payload, image_url, send_after, buttons, push)`);
     }
   }
   const unstorable = unstorableTextPath(notification, 'notification');
@@ -174,6 +177,7 @@ export function parsePushRequest(body: Record<string, unknown>, maxNotificationB
   return {
     userIds: [...new Set(userIds as string[])],
     idempotencyKey: (idempotencyKey as string | undefined) ?? null,
+    push: parsePushRuleOverride(fields.push),
     notification: {
       id: (id as string | undefined) ?? randomUUID(),
       heading: optionalText(fields.heading, 'notification.heading', 500),

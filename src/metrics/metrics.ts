@@ -7,6 +7,8 @@ import type { RealtimeEvent } from '../realtime/events.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { plainCounter, plainGauge } from './plain-metrics.js';
 import { registerWebhookMetrics, type WebhookMetricsSource } from './webhook-metrics.js';
+import { registerPushMetrics } from './push-metrics.js';
+import type { PushWorker } from '../push/push-worker.js';
 
 /** What the metrics read. */
 export interface MetricsDeps {
@@ -109,6 +111,11 @@ export class HeraldMetrics {
   /** Adds the webhook queue depth, retries and failures (for a node with a webhook dispatcher). */
   watchWebhooks(source: WebhookMetricsSource): void {
     registerWebhookMetrics(this.registry, source);
+  }
+
+  /** Adds the push queue depth, sends, retries, parked deliveries and removed devices. */
+  watchPush(worker: Pick<PushWorker, 'counters' | 'depth' | 'sending'>): void {
+    registerPushMetrics(this.registry, worker);
   }
 
   /** Counts a reload of the apps file. */

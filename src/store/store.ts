@@ -13,6 +13,7 @@
  *   a second insert with it from the same sender stores nothing and returns the first result,
  *   for 24 hours. Another sender's key of the same text is another key.
  */
+import type { PushJobSpec, PushStore } from './push-store.js';
 
 /** How long a store waits on its database server (PostgreSQL; SQLite is in-process). */
 export interface DatabaseTimeouts {
@@ -112,6 +113,8 @@ export interface Counts {
 export interface InboxStore {
   /** The durable webhook outbox kept in the same database. */
   readonly outbox: WebhookOutbox;
+  /** Devices, preferences and the push outbox (design.md §6), in the same database. */
+  readonly offline: PushStore;
 
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
@@ -123,8 +126,16 @@ export interface InboxStore {
    * Stores one notification for each user, in one transaction. With an idempotency key seen in
    * the last 24 h, stores nothing and returns the first result with `replayed: true`.
    * Throws DuplicateNotificationError if the id already exists for one of the users.
+   * With `pushJob`, the same transaction stores a push job for each user who has a device.
    */
-  push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult>;
+  push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob?: PushJobSpec | null,
+  ): Promise<PushResult>;
 
   /** Makes scheduled notifications due at `now` visible (assigning seq), at most `limit`; returns them. */
   releaseDue(now: Date, limit: number): Promise<StoredNotification[]>;
@@ -204,11 +215,13 @@ export interface WebhookOutbox {
   /** Leases up to `limit` due batches until `leaseUntil`, oldest first, to `holder` (the claiming node's name). */
   claimWebhooks(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<WebhookBatch[]>;
   /**
-   * Ends every lease `holder` took, leaving those batches as they were before the claim (same
-   * attempts, due at once if they were due). A node calls it as it starts, for the batches it was
-   * sending when it died. Returns how many leases it ended.
+   * Ends every lease `holder` took, but those of the batches in `keep`, leaving those batches as
+   * they were before the claim (same attempts, due at once if they were due). A node calls it as it
+   * starts, for the batches it was sending when it died, and after a database outage, for claims
+   * that may have committed without its knowing (`keep`: what it is still sending). Returns how
+   * many leases it ended.
    */
-  releaseWebhookLeases(holder: string): Promise<number>;
+  releaseWebhookLeases(holder: string, keep?: readonly number[]): Promise<number>;
   /** Removes a delivered batch. */
   completeWebhook(id: number): Promise<void>;
   /**

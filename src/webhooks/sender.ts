@@ -41,6 +41,10 @@ const MAX_ERROR_LENGTH = 500;
 export class WebhookSender {
   readonly counters: SenderCounters = { delivered: 0, failedAttempts: 0, retries: 0, parked: 0 };
   private readonly inFlight = new Set<Promise<void>>();
+  /** Ids of the batches being sent (their leases are held on purpose). */
+  private readonly sendingIds = new Set<number>();
+  /** Whether this node may hold leases of batches it is not sending (a claim or bookkeeping failed). */
+  private leasesInDoubt = false;
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | null = null;
   /** Wake-ups at the retry times this node set, so a retry does not wait for the next poll. */
@@ -116,17 +120,41 @@ export class WebhookSender {
   private async claim(): Promise<void> {
     const slots = this.options.maxInFlight - this.inFlight.size;
     if (slots <= 0) return;
+    if (this.leasesInDoubt) await this.releaseLeasesInDoubt();
     const now = this.now();
-    const batches = await this.outbox.claimWebhooks(new Date(now), new Date(now + this.options.leaseMs), slots, this.holder);
+    let batches: WebhookBatch[];
+    try {
+      batches = await this.outbox.claimWebhooks(new Date(now), new Date(now + this.options.leaseMs), slots, this.holder);
+    } catch (error) {
+      // The claim may have committed with its answer lost (a database crash): its batches are ours.
+      this.leasesInDoubt = true;
+      throw error;
+    }
     for (const batch of batches) {
+      this.sendingIds.add(batch.id);
       const sending: Promise<void> = this.deliver(batch)
-        .catch((error: unknown) => this.logger.error({ err: error, batch: batch.id }, 'webhook batch bookkeeping failed; it is retried when its lease runs out'))
+        .catch((error: unknown) => {
+          this.leasesInDoubt = true;
+          this.logger.error({ err: error, batch: batch.id }, 'webhook batch bookkeeping failed; it is sent again once the database answers');
+        })
         .finally(() => {
+          this.sendingIds.delete(batch.id);
           this.inFlight.delete(sending);
           this.kick();
         });
       this.inFlight.add(sending);
     }
+  }
+
+  /**
+   * Ends this node's leases of batches it is not sending: those a lost claim took, or whose
+   * bookkeeping failed. Without it they would hold their targets (one batch at a time per target)
+   * until the leases ran out.
+   */
+  private async releaseLeasesInDoubt(): Promise<void> {
+    const released = await this.outbox.releaseWebhookLeases(this.holder, [...this.sendingIds]);
+    this.leasesInDoubt = false;
+    if (released > 0) this.logger.warn({ batches: released }, 'webhook batches claimed or sent while the database failed are due again');
   }
 
   private async deliver(batch: WebhookBatch): Promise<void> {

@@ -20,7 +20,18 @@ export type WebhookEvent =
   | { readonly name: 'subscription_count'; readonly channel: string; readonly subscription_count: number }
   | { readonly name: 'notification_opened'; readonly user_id: string; readonly ids: readonly string[]; readonly all: boolean }
   | { readonly name: 'notification_action'; readonly user_id: string; readonly id: string; readonly button_id: string }
-  | { readonly name: 'notification_deleted'; readonly user_id: string; readonly id: string };
+  | { readonly name: 'notification_deleted'; readonly user_id: string; readonly id: string }
+  | { readonly name: 'push_sent'; readonly user_id: string; readonly device_id: string; readonly device_kind: string; readonly ids: readonly string[] }
+  | {
+      readonly name: 'push_failed';
+      readonly user_id: string;
+      readonly device_id: string;
+      readonly device_kind: string;
+      readonly ids: readonly string[];
+      readonly error: string;
+      readonly attempts: number;
+    }
+  | { readonly name: 'push_device_removed'; readonly user_id: string; readonly device_id: string; readonly device_kind: string; readonly error: string };
 
 /** Every event name a webhook's `events` list may name. */
 export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
@@ -34,6 +45,9 @@ export const WEBHOOK_EVENT_NAMES: readonly WebhookEvent['name'][] = [
   'notification_opened',
   'notification_action',
   'notification_deleted',
+  'push_sent',
+  'push_failed',
+  'push_device_removed',
 ];
 
 /** The webhook event of a realtime event, or null for those webhooks do not carry (connections, publishes). */
@@ -71,6 +85,20 @@ export function fromInboxEvent(event: InboxEvent): WebhookEvent {
       return { name: 'notification_action', user_id: event.userId, id: event.id, button_id: event.buttonId };
     case 'notification_deleted':
       return { name: 'notification_deleted', user_id: event.userId, id: event.id };
+    case 'push_sent':
+      return { name: 'push_sent', user_id: event.userId, device_id: event.deviceId, device_kind: event.deviceKind, ids: event.ids };
+    case 'push_failed':
+      return {
+        name: 'push_failed',
+        user_id: event.userId,
+        device_id: event.deviceId,
+        device_kind: event.deviceKind,
+        ids: event.ids,
+        error: event.error,
+        attempts: event.attempts,
+      };
+    case 'push_device_removed':
+      return { name: 'push_device_removed', user_id: event.userId, device_id: event.deviceId, device_kind: event.deviceKind, error: event.error };
   }
 }
 

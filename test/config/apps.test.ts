@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AppRegistry, ConfigError, defineApp, describeIssues, inboxChannel, liveInboxChannel, parseAppsFile, appsFileSchema, type App } from '../../src/config/apps.js';
 import { channelNameProblem } from '../../src/protocol/channels.js';
+import { DEFAULT_VAPID_SUBJECT } from '../../src/push/push-options.js';
+import { DEFAULT_PUSH_RULE } from '../../src/push/rule.js';
 import {
   DEFAULT_CLIENT_EVENT_RATE,
   DEFAULT_CLIENT_PUSH_MAX_RECIPIENTS,
@@ -59,6 +61,8 @@ describe('parseAppsFile: defaults', () => {
       inboxEventName: 'Internal Notification',
       webhooks: [],
       webhookRetryWindowSeconds: 300,
+      push: { vapidSubject: DEFAULT_VAPID_SUBJECT, vapidKeys: null, fcm: null, apns: null, defaultRule: DEFAULT_PUSH_RULE },
+      categories: {},
     } satisfies App);
   });
 
@@ -140,6 +144,8 @@ describe('parseAppsFile: defaults', () => {
         { url: 'https://example.com/hook', events: ['channel_occupied'], filter: { channel_name_starts_with: 'private-' }, headers: { 'x-token': 't' } },
       ],
       webhookRetryWindowSeconds: 60,
+      push: { vapidSubject: DEFAULT_VAPID_SUBJECT, vapidKeys: null, fcm: null, apns: null, defaultRule: DEFAULT_PUSH_RULE },
+      categories: {},
     } satisfies App);
   });
 

@@ -107,6 +107,14 @@ describe('loadConfig: values', () => {
     assert.equal(config.shutdownTimeoutMs, 3000);
   });
 
+  it('reads the PostgreSQL timeouts in milliseconds, with defaults, and refuses out-of-range ones', () => {
+    assert.deepEqual(loadConfig({}, noFile).databaseTimeouts, { connectTimeoutMs: 5000, statementTimeoutMs: 10000 });
+    const config = loadConfig({ databaseConnectTimeout: '1500', databaseStatementTimeout: '30000' }, noFile);
+    assert.deepEqual(config.databaseTimeouts, { connectTimeoutMs: 1500, statementTimeoutMs: 30000 });
+    assert.throws(() => loadConfig({ databaseConnectTimeout: '0' }, noFile), /HERALD_DATABASE_CONNECT_TIMEOUT_MS \/ --database-connect-timeout-ms/);
+    assert.throws(() => loadConfig({ databaseStatementTimeout: 'soon' }, noFile), /HERALD_DATABASE_STATEMENT_TIMEOUT_MS \/ --database-statement-timeout-ms/);
+  });
+
   it('accepts a bare file path as the database url', () => {
     assert.equal(loadConfig({ databaseUrl: './herald.db' }, noFile).databaseUrl, './herald.db');
   });

@@ -283,14 +283,34 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
     load = Promise.all(nodes.map((node, index) => loadOn(node, index))).then(() => undefined);
     await sleep(1_000);
 
-    // Hold the held user's cursor row, so pushes to that user wait inside PostgreSQL, each on a checked-out connection.
+    // Due while the locks below are held: the scheduler's release waits on the held user's cursor.
+    const heldDue = new Date(Date.now() + 300).toISOString();
+    assert.equal((await call(nodes[0], 'POST', '/notifications', { user_ids: ['held-user'], notification: { id: 'held-scheduled', content: 'due', send_after: heldDue } })).status, 200);
+    // Hold the held user's cursor row and the webhook outbox's write lock, so pushes to that user,
+    // the scheduler's release and the webhook writes each wait inside PostgreSQL, in transaction()
+    // on a checked-out connection.
     const locker = new pg.Client({ connectionString: cluster.url });
     locker.on('error', () => undefined);
     await locker.connect();
     await locker.query('BEGIN');
     await locker.query("SELECT last_seq FROM user_cursors WHERE app_id = $1 AND user_id = 'held-user' FOR UPDATE", [APP.id]);
+    await locker.query("SELECT pg_advisory_xact_lock(hashtextextended('herald.webhook_outbox:', 0))");
     const held = nodes.flatMap((node, index) => [heldPush(node, `held-key-${index}`), heldPush(node, null)]);
-    await sleep(300);
+    const waiting = async () => {
+      // Statistics views are a snapshot per transaction, and the locker stays in its transaction.
+      await locker.query('SELECT pg_stat_clear_snapshot()');
+      const active = await locker.query<{ query: string }>("SELECT query FROM pg_stat_activity WHERE application_name = 'herald' AND state = 'active' AND wait_event_type = 'Lock'");
+      return active.rows.map((row) => row.query);
+    };
+    const heldPaths = { push: false, scheduler: false, webhooks: false };
+    for (const deadline = Date.now() + 1_500; Date.now() < deadline && !(heldPaths.push && heldPaths.scheduler && heldPaths.webhooks); ) {
+      const queries = await waiting();
+      heldPaths.push ||= queries.some((query) => query.includes('INSERT INTO notifications'));
+      heldPaths.scheduler ||= queries.some((query) => query.includes('unnest($1::text[], $2::text[], $3::bigint[])'));
+      heldPaths.webhooks ||= queries.some((query) => query.includes('pg_advisory_xact_lock'));
+      await sleep(50);
+    }
+    assert.deepEqual(heldPaths, { push: true, scheduler: true, webhooks: true }, 'a push, the scheduler and a webhook write wait inside PostgreSQL');
 
     await cluster.stopImmediate();
     const outcomesBefore = outcomes.length;
@@ -336,6 +356,7 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
       if (released !== 200) await sleep(200);
     }
     assert.equal(released, 200, 'the scheduled notification is released after the outage');
+    assert.equal((await call(nodes[0], 'GET', '/users/held-user/notifications/held-scheduled')).status, 200, 'and so is the one whose release was cut off');
     // Webhooks go through the outbox (the same transactions) after the outage too.
     const deliveredBefore = receiver.deliveries.length;
     assert.equal((await call(nodes[1], 'POST', '/notifications', { user_ids: ['hooked'], notification: { content: 'x' } })).status, 200);

@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TokenBucket } from '../../src/limits/token-bucket.js';
+import { ClientPushLimits } from '../../src/limits/client-push-limits.js';
+import { defineApp } from '../../src/config/apps.js';
+import { HttpError } from '../../src/protocol/errors.js';
 import { signUserToken } from '../../src/inbox/user-tokens.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { signedRequest, type ApiResponse } from '../helpers/http.js';
@@ -23,6 +26,35 @@ const SLOW = { id: 'slow-app', key: 'slow-key', secret: 'slow-secret', max_backe
 const UNLIMITED = { id: 'free-app', key: 'free-key', secret: 'free-secret', max_backend_events_per_second: null, max_read_requests_per_second: null };
 /** An app that sets no limit: the defaults apply, and they are off, as on Pusher. */
 const DEFAULTS = { id: 'default-app', key: 'default-key', secret: 'default-secret' };
+
+describe('ClientPushLimits', () => {
+  const app = defineApp({ id: 'cp', key: 'cp-key', secret: 'cp-secret', allow_client_push: true, client_push_max_recipients: 3, client_push_notifications_per_minute: 6 });
+  const code = (call: () => void) => {
+    try {
+      call();
+      return 'admitted';
+    } catch (error) {
+      return error instanceof HttpError ? `${error.status} ${error.code} ${error.headers['retry-after'] ?? ''}`.trim() : 'thrown';
+    }
+  };
+
+  it('refuses more recipients than the cap, spending nothing', () => {
+    const limits = new ClientPushLimits(() => 0);
+    assert.equal(code(() => limits.take(app, 'u', 4)), '400 bad_request');
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+  });
+
+  it('spends one per recipient from a per-user minute budget, refilled over the minute', () => {
+    let now = 0;
+    const limits = new ClientPushLimits(() => now);
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+    assert.equal(code(() => limits.take(app, 'u', 3)), 'admitted');
+    assert.equal(code(() => limits.take(app, 'u', 1)), '429 rate_limited 10');
+    assert.equal(code(() => limits.take(app, 'v', 3)), 'admitted', 'another user has a budget of its own');
+    now += 10_000;
+    assert.equal(code(() => limits.take(app, 'u', 1)), 'admitted');
+  });
+});
 
 describe('TokenBucket', () => {
   it('admits the burst, then the rate, and says how long to wait', () => {

@@ -10,8 +10,9 @@ import pg from 'pg';
 import { openStore } from '../../src/store/open-store.js';
 import { migrations } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { DuplicateNotificationError, type PushResult, type StoredNotification } from '../../src/store/store.js';
+import { DuplicateNotificationError, type InboxStore, type PushResult, type StoredNotification } from '../../src/store/store.js';
 import { notification, runStoreSuite } from './store-suite.js';
+import { runPushStoreSuite } from './push-store-suite.js';
 
 const url = process.env.HERALD_TEST_DATABASE_URL;
 const T0 = new Date('2030-01-01T00:00:00.000Z');
@@ -91,6 +92,20 @@ if (url === undefined || url === '') {
 } else {
   const suiteSchema = freshSchema();
   runStoreSuite('postgres', async () => PostgresStore.connect(url, { schema: suiteSchema }), () => dropSchema(suiteSchema));
+  const pushSchemas = new Map<InboxStore, string>();
+  runPushStoreSuite(
+    'postgres',
+    async () => {
+      const schema = freshSchema();
+      const store = PostgresStore.connect(url, { schema, poolSize: 2 });
+      pushSchemas.set(store, schema);
+      return store;
+    },
+    async (store) => {
+      await store.close();
+      await dropSchema(pushSchemas.get(store)!);
+    },
+  );
 
   describe('PostgresStore migrations', () => {
     it('3 nodes migrating a fresh schema at once all succeed and apply each version once', async () => {
@@ -104,7 +119,19 @@ if (url === undefined || url === '') {
           tables: (await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows,
         }));
         assert.deepEqual(rows.map((r) => [r.version, r.name]), migrations.map((m) => [m.version, m.name]));
-        assert.deepEqual(tables.map((t) => t.table_name), ['button_actions', 'idempotency_keys', 'notifications', 'schema_migrations', 'user_cursors', 'webhook_outbox']);
+        assert.deepEqual(tables.map((t) => t.table_name), [
+          'button_actions',
+          'idempotency_keys',
+          'notifications',
+          'push_devices',
+          'push_jobs',
+          'push_outbox',
+          'push_preferences',
+          'push_vapid_keys',
+          'schema_migrations',
+          'user_cursors',
+          'webhook_outbox',
+        ]);
         assert.deepEqual(await Promise.all(nodes.map((node) => node.ping())), [true, true, true]);
       } finally {
         await Promise.all(nodes.map((node) => node.close()));

@@ -8,11 +8,14 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { migrations } from '../../src/store/sqlite/migrations.js';
 import { notification, runStoreSuite } from './store-suite.js';
+import { runPushStoreSuite } from './push-store-suite.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-sqlite-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 runStoreSuite('sqlite', async () => SqliteStore.open(path.join(dir, 'suite', 'inbox.db')));
+let pushStores = 0;
+runPushStoreSuite('sqlite', async () => SqliteStore.open(path.join(dir, 'push', `${pushStores++}.db`)), (store) => store.close());
 
 describe('SqliteStore', () => {
   const now = new Date('2030-01-01T00:00:00.000Z');

@@ -466,6 +466,18 @@ export function runStoreSuite(name: string, createStore: () => Promise<InboxStor
         await drain();
       });
 
+      it('ends the leases of a holder but those it keeps (batches it is still sending)', async () => {
+        const app = newApp();
+        await store.outbox.enqueueWebhooks([batch(app, 't1', 'k1'), batch(app, 't2', 'k2'), batch(app, 't3', 'k3')]);
+        const [k1, k2, k3] = [...(await claimMine(app, 0, 1, 'node-k')), ...(await claimMine(app, 0, 1, 'node-k')), ...(await claimMine(app, 0, 1, 'node-k'))];
+        assert.deepEqual(bodies([k1, k2, k3]), ['k1', 'k2', 'k3']);
+        assert.equal(await store.outbox.releaseWebhookLeases('node-k', [k1.id, k3.id]), 1, 'only k2, which it is not sending');
+        assert.equal(await store.outbox.rescheduleWebhook(k1.id, k1.lease, w(0), 1, 'kept'), true, 'a kept lease still holds');
+        assert.equal(await store.outbox.rescheduleWebhook(k2.id, k2.lease, w(0), 1, 'ended'), false);
+        assert.equal(await store.outbox.releaseWebhookLeases('node-k'), 1, 'k3');
+        await drain();
+      });
+
       it('keeps parked batches, counts them per app and in total, and never claims them', async () => {
         const app = newApp();
         const before = await store.outbox.countWebhooks();

@@ -136,6 +136,32 @@ function PushBox({ name, token, onSent }: { name: string; token: () => string; o
   );
 }
 
+/** "Notify me when I'm away": Web Push for the demo user through Herald's service worker (docs/push.md). */
+function AwayPush({ inbox }: { inbox: InboxClient }) {
+  const supported = 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+  const [state, setState] = useState<{ text: string; error: boolean } | null>(null);
+  const enable = async (): Promise<void> => {
+    setState({ text: 'Asking the browser…', error: false });
+    try {
+      await inbox.enableWebPush({ serviceWorkerUrl: '/sdk/herald-sw.js', scope: '/demo', openUrl: '/demo' });
+      setState({ text: 'On: a notification you have not seen within a minute comes as a push.', error: false });
+    } catch (error) {
+      setState({ text: (error as Error).message, error: true });
+    }
+  };
+  return (
+    <section class="card away" data-testid="away-push">
+      <h2>While you are away</h2>
+      <button type="button" class="secondary" disabled={!supported} onClick={() => void enable()}>
+        Notify me when I'm away
+      </button>
+      <p class={`small ${state?.error ? 'error' : 'muted'}`} role="status">
+        {supported ? (state?.text ?? 'Pushes what you have not seen in the app within a minute.') : 'This browser has no Web Push.'}
+      </p>
+    </section>
+  );
+}
+
 const LOCALES: readonly [string, string][] = [
   ['en', 'English'],
   ['de', 'Deutsch'],
@@ -259,6 +285,7 @@ function App() {
               }}
             />
           )}
+          {session && <AwayPush inbox={session.inbox} />}
           {toast && (
             <p class={toast.ok ? 'ok' : 'error'} role="status">
               {toast.text}

@@ -111,6 +111,74 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE idempotency_keys ALTER COLUMN sender DROP DEFAULT;
     `,
   },
+  {
+    version: 5,
+    name: 'push',
+    // Versions 3 and 4 belong to other steps; the runner applies whatever is missing, in order.
+    sql: `
+      CREATE TABLE push_devices (
+        id text COLLATE "C" PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL,
+        address text COLLATE "C" NOT NULL,
+        p256dh text,
+        auth text,
+        created_at_ms bigint NOT NULL
+      );
+      CREATE UNIQUE INDEX push_devices_address ON push_devices (app_id, kind, address);
+      CREATE INDEX push_devices_user ON push_devices (app_id, user_id);
+
+      CREATE TABLE push_preferences (
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        preferences jsonb NOT NULL,
+        updated_at_ms bigint NOT NULL,
+        PRIMARY KEY (app_id, user_id)
+      );
+
+      CREATE TABLE push_vapid_keys (
+        app_id text COLLATE "C" PRIMARY KEY,
+        public_key text NOT NULL,
+        private_key text NOT NULL,
+        created_at_ms bigint NOT NULL
+      );
+
+      CREATE TABLE push_jobs (
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        notification_id text COLLATE "C" NOT NULL,
+        due_at_ms bigint NOT NULL,
+        policy text NOT NULL,
+        ttl_seconds integer NOT NULL,
+        urgency text NOT NULL,
+        lease_token text,
+        lease_until_ms bigint,
+        PRIMARY KEY (app_id, user_id, notification_id)
+      );
+      CREATE INDEX push_jobs_due ON push_jobs (due_at_ms);
+
+      CREATE TABLE push_outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        device_id text COLLATE "C" NOT NULL,
+        message text NOT NULL,
+        urgency text NOT NULL,
+        collapse_key text NOT NULL,
+        expires_at_ms bigint NOT NULL,
+        created_at_ms bigint NOT NULL,
+        next_attempt_ms bigint NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        lease_token text,
+        lease_until_ms bigint,
+        parked_at_ms bigint
+      );
+      CREATE INDEX push_outbox_due ON push_outbox (next_attempt_ms) WHERE parked_at_ms IS NULL;
+      CREATE INDEX push_outbox_device ON push_outbox (device_id);
+    `,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

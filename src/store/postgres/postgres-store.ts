@@ -16,6 +16,8 @@ import {
 } from '../store.js';
 import { GuardedPool, isUnavailable, type Queryable } from './guarded-pool.js';
 import { applyMigrations, isPlainIdentifier, migrations } from './migrations.js';
+import type { PushJobSpec } from '../push-store.js';
+import { PostgresPushStore } from './push-store.js';
 import { PostgresWebhookOutbox } from './webhook-outbox.js';
 import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 import {
@@ -72,6 +74,7 @@ export class PostgresStore implements InboxStore {
   private closing: Promise<void> | null = null;
   private pinging: Promise<boolean> | null = null;
   readonly outbox: PostgresWebhookOutbox;
+  readonly offline: PostgresPushStore;
 
   private constructor(
     private readonly db: GuardedPool,
@@ -80,6 +83,7 @@ export class PostgresStore implements InboxStore {
     private readonly schema: string | null,
   ) {
     this.outbox = new PostgresWebhookOutbox(db, (work) => this.transaction(work), schema);
+    this.offline = new PostgresPushStore(db, (work) => this.transaction(work));
   }
 
   /** Creates the pool for `url` (no connection is made until first use). */
@@ -172,10 +176,18 @@ export class PostgresStore implements InboxStore {
    * Without an idempotency key a push is one statement, committed on its own (one round trip).
    * With one, the key is claimed first in a transaction that also stores the rows and the result.
    */
-  async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
-    if (idempotencyKey === null) return this.insertPush(this.db, appId, userIds, input, now);
+  async push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null = null,
+  ): Promise<PushResult> {
+    if (idempotencyKey === null && pushJob === null) return this.insertPush(this.db, appId, userIds, input, now);
     const sender = keySender(input);
     return this.transaction(async (client) => {
+      if (idempotencyKey === null) return this.insertPushWithJobs(client, appId, userIds, input, now, pushJob!);
       const claim = await client.query(SQL.claimKey, [appId, sender, idempotencyKey, now.getTime(), IDEMPOTENCY_WINDOW_MS]);
       if (claim.rowCount === 0) {
         const earlier = await client.query<{ result: StoredPushResult | null }>(SQL.readKey, [appId, sender, idempotencyKey]);
@@ -184,10 +196,24 @@ export class PostgresStore implements InboxStore {
         if (!result) throw new Error(`idempotency key "${idempotencyKey}" of app "${appId}" has no stored result`);
         return { rows: toPushedRows(result), replayed: true, visible: [] };
       }
-      const pushed = await this.insertPush(client, appId, userIds, input, now);
+      const pushed = pushJob === null ? await this.insertPush(client, appId, userIds, input, now) : await this.insertPushWithJobs(client, appId, userIds, input, now, pushJob);
       await client.query(SQL.putKey, [appId, sender, idempotencyKey, JSON.stringify(toStoredResult(input.id, pushed.rows))]);
       return pushed;
     });
+  }
+
+  /** Stores the rows of a push and, in the same transaction, its push jobs. */
+  private async insertPushWithJobs(
+    client: pg.PoolClient,
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    now: Date,
+    pushJob: PushJobSpec,
+  ): Promise<PushResult> {
+    const pushed = await this.insertPush(client, appId, userIds, input, now);
+    await this.offline.insertJobs(client, appId, [...new Set(userIds)].sort(compareText), input.id, pushJob);
+    return pushed;
   }
 
   /** Stores the rows of a push with one statement on `db` (the pool: autocommit; a client: its transaction). */

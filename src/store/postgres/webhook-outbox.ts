@@ -30,7 +30,7 @@ const SQL = {
     RETURNING w.id, w.app_id, w.target, w.body, w.created_at_ms, w.next_attempt_ms, w.attempts, w.last_error`,
   /** $1 the holder's token prefix. */
   releaseHeld: `UPDATE webhook_outbox SET lease_token = NULL, lease_until_ms = NULL
-    WHERE parked_at_ms IS NULL AND left(lease_token, length($1)) = $1`,
+    WHERE parked_at_ms IS NULL AND left(lease_token, length($1)) = $1 AND NOT (id = ANY($2::bigint[]))`,
   complete: 'DELETE FROM webhook_outbox WHERE id = $1',
   /** $1 id, $2 lease token, $3 next attempt, $4 attempts, $5 error. */
   reschedule: `UPDATE webhook_outbox SET next_attempt_ms = $3::bigint, attempts = $4, last_error = $5, lease_token = NULL, lease_until_ms = NULL
@@ -67,8 +67,8 @@ export class PostgresWebhookOutbox implements WebhookOutbox {
     return result.rows.sort((a, b) => a.id - b.id).map((row) => claimedBatch(row, lease));
   }
 
-  async releaseWebhookLeases(holder: string): Promise<number> {
-    return (await this.pool.query(SQL.releaseHeld, [leaseTokenPrefix(holder)])).rowCount ?? 0;
+  async releaseWebhookLeases(holder: string, keep: readonly number[] = []): Promise<number> {
+    return (await this.pool.query(SQL.releaseHeld, [leaseTokenPrefix(holder), keep])).rowCount ?? 0;
   }
 
   async completeWebhook(id: number): Promise<void> {

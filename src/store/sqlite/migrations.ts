@@ -111,6 +111,75 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at_ms);
     `,
   },
+  {
+    version: 5,
+    name: 'push',
+    // Versions 3 and 4 belong to other steps; the runner applies whatever is missing, in order.
+    // Jobs: one per (notification, user) while its push rule waits; deliveries: one per device.
+    sql: `
+      CREATE TABLE push_devices (
+        id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        address TEXT NOT NULL,
+        p256dh TEXT,
+        auth TEXT,
+        created_at_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX push_devices_address ON push_devices (app_id, kind, address);
+      CREATE INDEX push_devices_user ON push_devices (app_id, user_id);
+
+      CREATE TABLE push_preferences (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        preferences_json TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE push_vapid_keys (
+        app_id TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        private_key TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE push_jobs (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        notification_id TEXT NOT NULL,
+        due_at_ms INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        ttl_seconds INTEGER NOT NULL,
+        urgency TEXT NOT NULL,
+        lease_token TEXT,
+        lease_until_ms INTEGER,
+        PRIMARY KEY (app_id, user_id, notification_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX push_jobs_due ON push_jobs (due_at_ms);
+
+      CREATE TABLE push_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        collapse_key TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        lease_token TEXT,
+        lease_until_ms INTEGER,
+        parked_at_ms INTEGER
+      ) STRICT;
+      CREATE INDEX push_outbox_due ON push_outbox (next_attempt_ms) WHERE parked_at_ms IS NULL;
+      CREATE INDEX push_outbox_device ON push_outbox (device_id);
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded, all in one immediate transaction; returns the versions applied. */

@@ -16,6 +16,8 @@ import {
   type StoredNotification,
 } from '../store.js';
 import { applyMigrations, migrations } from './migrations.js';
+import type { PushJobSpec } from '../push-store.js';
+import { SqlitePushStore } from './push-store.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
 import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
 
@@ -171,9 +173,11 @@ export class SqliteStore implements InboxStore {
   private readonly openTx;
   private readonly deleteTx;
   readonly outbox: SqliteWebhookOutbox;
+  readonly offline: SqlitePushStore;
 
   private constructor(private readonly db: Database.Database) {
     this.outbox = new SqliteWebhookOutbox(db);
+    this.offline = new SqlitePushStore(db);
     this.pushTx = db.transaction(this.pushInTransaction.bind(this));
     this.releaseTx = db.transaction(this.releaseInTransaction.bind(this));
     this.openTx = db.transaction(this.openInTransaction.bind(this));
@@ -213,11 +217,25 @@ export class SqliteStore implements InboxStore {
     if (this.db.open) this.db.close();
   }
 
-  async push(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): Promise<PushResult> {
-    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now);
+  async push(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null = null,
+  ): Promise<PushResult> {
+    return this.pushTx.immediate(appId, userIds, input, idempotencyKey, now, pushJob);
   }
 
-  private pushInTransaction(appId: string, userIds: readonly string[], input: NotificationInput, idempotencyKey: string | null, now: Date): PushResult {
+  private pushInTransaction(
+    appId: string,
+    userIds: readonly string[],
+    input: NotificationInput,
+    idempotencyKey: string | null,
+    now: Date,
+    pushJob: PushJobSpec | null,
+  ): PushResult {
     const sql = this.sql;
     const nowMs = now.getTime();
     const sender = keySender(input);
@@ -248,6 +266,7 @@ export class SqliteStore implements InboxStore {
     });
     // A conflict skipped some user: throwing rolls back the whole transaction, cursors included.
     if (inserted.length !== users.length) throw new DuplicateNotificationError(input.id);
+    if (pushJob) this.offline.insertJobsInTransaction(appId, usersJson, input.id, pushJob);
     const seqByUser = new Map(inserted.map((row) => [row.user_id, row.seq]));
     const rows: PushedRow[] = users.map((userId) => ({ id: input.id, userId, seq: seqByUser.get(userId) ?? null }));
     const visible = isVisible ? rows.map((row) => storedFromInput(appId, row.userId, row.seq!, input, now)) : [];

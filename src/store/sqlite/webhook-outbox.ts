@@ -29,9 +29,10 @@ function prepareStatements(db: Database.Database) {
     lease: db.prepare<[{ id: number; token: string; until: number }]>(
       'UPDATE webhook_outbox SET lease_token = @token, lease_until_ms = @until WHERE id = @id',
     ),
-    releaseHeld: db.prepare<[{ prefix: string }]>(
+    releaseHeld: db.prepare<[{ prefix: string; keep: string }]>(
       `UPDATE webhook_outbox SET lease_token = NULL, lease_until_ms = NULL
-       WHERE parked_at_ms IS NULL AND substr(lease_token, 1, length(@prefix)) = @prefix`,
+       WHERE parked_at_ms IS NULL AND substr(lease_token, 1, length(@prefix)) = @prefix
+         AND id NOT IN (SELECT value FROM json_each(@keep))`,
     ),
     complete: db.prepare<[number]>('DELETE FROM webhook_outbox WHERE id = ?'),
     reschedule: db.prepare<[{ id: number; token: string; next: number; attempts: number; error: string | null }]>(
@@ -91,8 +92,8 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     return limit > 0 ? this.claimTx.immediate(now.getTime(), leaseUntil.getTime(), limit, holder) : [];
   }
 
-  async releaseWebhookLeases(holder: string): Promise<number> {
-    return this.sql.releaseHeld.run({ prefix: leaseTokenPrefix(holder) }).changes;
+  async releaseWebhookLeases(holder: string, keep: readonly number[] = []): Promise<number> {
+    return this.sql.releaseHeld.run({ prefix: leaseTokenPrefix(holder), keep: JSON.stringify(keep) }).changes;
   }
 
   async completeWebhook(id: number): Promise<void> {
