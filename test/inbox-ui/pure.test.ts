@@ -71,3 +71,16 @@ describe('snooze times', () => {
     assert.deepEqual(snoozeUntil('week', monday), new Date(2026, 11, 14, 9, 0), 'on a Monday, the next one');
   });
 });
+
+describe('package exports', () => {
+  it('herald/inbox-ui and herald/react import in Node (no DOM): nothing is defined, nothing throws', async () => {
+    // Through the package's own exports, as an app imports them (not resolved by tsc: dist is built after it).
+    const specifiers = ['herald/inbox-ui', 'herald/react'];
+    const ui = (await import(specifiers[0])) as typeof import('../../src/inbox-ui/index.js');
+    assert.equal(typeof ui.HeraldInboxElement, 'function');
+    assert.equal(typeof ui.InboxClient, 'function');
+    ui.defineHeraldInbox();
+    const react = (await import(specifiers[1])) as typeof import('../../src/react/index.js');
+    assert.deepEqual(Object.keys(react).sort(), ['HeraldInbox', 'HeraldProvider', 'useCounts', 'useHeraldClient', 'useInbox']);
+  });
+});
