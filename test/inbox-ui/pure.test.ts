@@ -1,6 +1,8 @@
 /** The pure parts of `<herald-inbox>`: message catalogs and direction, relative times, snooze times. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { directionOf, format, messagesFor, registerMessages } from '../../src/inbox-ui/messages.js';
 import { snoozeUntil } from '../../src/inbox-ui/notification-row.js';
 import { relativeTime } from '../../src/inbox-ui/relative-time.js';
@@ -82,5 +84,13 @@ describe('package exports', () => {
     ui.defineHeraldInbox();
     const react = (await import(specifiers[1])) as typeof import('../../src/react/index.js');
     assert.deepEqual(Object.keys(react).sort(), ['HeraldInbox', 'HeraldProvider', 'useCounts', 'useHeraldClient', 'useInbox']);
+  });
+});
+
+describe('the element bundle', () => {
+  it('/sdk/herald-inbox.js (client SDK included) stays under 40 KB gzip', () => {
+    const bundle = readFileSync(new URL('../../inbox-ui/herald-inbox.js', import.meta.url));
+    const gzipped = gzipSync(bundle, { level: 9 }).length;
+    assert.ok(gzipped < 40 * 1024, `${(gzipped / 1024).toFixed(1)} KB gzip`);
   });
 });
