@@ -19,7 +19,7 @@ import type {
   StoredNotification,
   ViewCounts,
 } from '../store/store.js';
-import { toNotificationJson } from './notification-json.js';
+import { NotificationFrames } from './notification-frames.js';
 import type { PushRequest } from './push-request.js';
 
 /** Event sent on a user's channel when notifications are opened: `{ ids, all, unread, total, last_seq, opened_at }`. */
@@ -129,21 +129,30 @@ export class Inbox {
       this.counters.pushes++;
       this.counters.notifications += result.rows.length;
     }
-    this.deliver(result.visible);
+    // The answer goes out first: delivering to thousands of users takes longer than storing.
+    // Collapsed rows differ per user (id, content of their own, count): those are serialised each.
+    const onePush = result.visible.every((row) => row.collapsedCount === 1);
+    if (result.visible.length > 0) setImmediate(() => this.deliver(result.visible, onePush));
     return result;
   }
 
   /**
    * Publishes newly visible (pushed, released, collapsed, resurfaced) notifications on their users'
    * inbox channels (live, at-most-once), then each user's `herald:inbox_changed` with fresh counts.
+   * `onePush`: the rows are the same notification (one push, none collapsed), so it is serialised once.
    */
-  deliver(rows: readonly StoredNotification[]): void {
+  deliver(rows: readonly StoredNotification[], onePush = false): void {
+    let frames: NotificationFrames | null = null;
+    let app: App | undefined;
     for (const row of rows) {
-      const app = this.deps.apps.findById(row.appId);
+      if (!onePush || app === undefined) app = this.deps.apps.findById(row.appId);
       if (!app) continue;
       const channel = liveInboxChannel(app, row.userId);
       if (channel === null) continue;
-      this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
+      if (!onePush || frames === null) frames = new NotificationFrames(app.inboxEventName, row);
+      const seq = row.seq;
+      const shared = frames;
+      this.deps.realtime.publishFrame(app, channel, app.inboxEventName, shared.frame(channel, seq), () => shared.data(seq));
       this.counters.deliveries++;
     }
     if (rows.length > 0) void this.announceDelivered(rows);

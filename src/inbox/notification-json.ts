@@ -28,7 +28,6 @@ export interface NotificationJson {
   actioned: { button_id: string; at: string } | null;
   collapse_key: string | null;
   collapsed_count: number;
-  change_seq: number | null;
 }
 
 function iso(date: Date | null): string | null {
@@ -63,6 +62,5 @@ export function toNotificationJson(row: StoredNotification): NotificationJson {
     actioned: row.actioned ? { button_id: row.actioned.buttonId, at: row.actioned.at.toISOString() } : null,
     collapse_key: row.collapseKey,
     collapsed_count: row.collapsedCount,
-    change_seq: row.changeSeq,
   };
 }

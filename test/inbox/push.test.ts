@@ -91,7 +91,7 @@ describe('inbox push', () => {
         sender_id: undefined,
         // Inbox v2 fields (design.md §5), at their defaults.
         category: null, tags: [], priority: 'normal', tenant: null, seen: false, seen_at: null, archived: false, archived_at: null,
-        snoozed_until: null, expires_at: null, actioned: null, collapse_key: null, collapsed_count: 1, change_seq: 1,
+        snoozed_until: null, expires_at: null, actioned: null, collapse_key: null, collapsed_count: 1,
       },
     );
     assert.match(createdAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
