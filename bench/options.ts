@@ -25,6 +25,8 @@ export interface Options {
   readonly baselines: readonly { readonly name: string; readonly cli: string }[];
   /** Times each scenario run is repeated, the servers' order rotating from one round to the next. */
   readonly repeat: number;
+  /** A PostgreSQL server (any database URL on it) for the inbox scenario's PostgreSQL rows, or null. */
+  readonly inboxPostgres: string | null;
   /** Where to write the fan-out latency plot (SVG), or null for `<out>/bench-<time>.svg`. */
   readonly plot: string | null;
 }
@@ -58,6 +60,9 @@ server (bench/floor-server.ts, same pinning); the load runs in worker processes 
   --batch N                 events per batch_events request (default 10)
   --inbox-users N           users of the inbox push (default 10000)
   --inbox-pushes N          sequential single-user pushes (default 300)
+  --inbox-postgres URL      also run the inbox scenario on PostgreSQL: every Herald build gets a fresh
+                            database created on that server (dropped afterwards), as server NAME+pg
+                            (default: $HERALD_BENCH_DATABASE_URL if set, else SQLite only)
   --idle-connections N      idle sockets (default 10000)
   --churn-subscribers N     steady sockets of the churn fan-out (default 500)
   --churn-rate N            churn fan-out events/s (default 20)
@@ -124,6 +129,7 @@ export function parseOptions(argv: readonly string[]): Options | null {
       batch: { type: 'string' },
       'inbox-users': { type: 'string' },
       'inbox-pushes': { type: 'string' },
+      'inbox-postgres': { type: 'string' },
       'idle-connections': { type: 'string' },
       'churn-subscribers': { type: 'string' },
       'churn-rate': { type: 'string' },
@@ -171,6 +177,7 @@ export function parseOptions(argv: readonly string[]): Options | null {
     scenarios: scenarios as ScenarioName[],
     target: values.target ? parseTarget(values.target, values.app, values['target-pid']) : null,
     floor: values['no-floor'] !== true,
+    inboxPostgres: values['inbox-postgres'] ?? process.env.HERALD_BENCH_DATABASE_URL ?? null,
     serverCore,
     loadCore,
     subscriberWorkers: positiveInt('workers', values.workers, 1),

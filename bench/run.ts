@@ -17,6 +17,7 @@ import { runFanOutRedis } from './scenarios/fan-out-redis.js';
 import { runIdle } from './scenarios/idle.js';
 import { runInbox } from './scenarios/inbox.js';
 import { runPerUser } from './scenarios/per-user.js';
+import { createBenchDatabase } from './postgres-database.js';
 import { startFloorProcess, startHeraldProcess } from './server-process.js';
 
 /** A server the runner can start (fresh for every scenario run) or attach to. */
@@ -24,6 +25,8 @@ interface ServerKind {
   readonly name: string;
   /** Whether it has Herald's inbox API. */
   readonly inbox: boolean;
+  /** Runs the inbox scenario only (Herald on PostgreSQL). */
+  readonly inboxOnly?: boolean;
   start(runName: string): Promise<ServerUnderTest & { stop(): Promise<void> }>;
 }
 
@@ -45,8 +48,36 @@ function serverKinds(options: Options): ServerKind[] {
         return { name, address: { host: server.host, port: server.port, app: server.app }, pid: server.pid, stop: () => server.stop() };
       },
     });
+    // The same build on a fresh PostgreSQL database: inbox scenario only.
+    const heraldOnPostgres = (name: string, cli: string | undefined, serverUrl: string): ServerKind => ({
+      name: `${name}+pg`,
+      inbox: true,
+      inboxOnly: true,
+      async start(runName) {
+        const database = await createBenchDatabase(serverUrl);
+        try {
+          const server = await startHeraldProcess({ core: options.serverCore, nodeArgs: profileArgs(options, `${name}+pg`, runName), cli, databaseUrl: database.url });
+          return {
+            name: `${name}+pg`,
+            address: { host: server.host, port: server.port, app: server.app },
+            pid: server.pid,
+            stop: async () => {
+              await server.stop();
+              await database.drop();
+            },
+          };
+        } catch (error) {
+          await database.drop();
+          throw error;
+        }
+      },
+    });
     kinds.push(herald('herald', undefined));
     for (const baseline of options.baselines) kinds.push(herald(baseline.name, baseline.cli));
+    if (options.inboxPostgres && options.scenarios.includes('inbox')) {
+      kinds.push(heraldOnPostgres('herald', undefined, options.inboxPostgres));
+      for (const baseline of options.baselines) kinds.push(heraldOnPostgres(baseline.name, baseline.cli, options.inboxPostgres));
+    }
   }
   if (options.floor) {
     kinds.push({
@@ -134,6 +165,7 @@ async function main(): Promise<number> {
         for (let k = 0; k < kinds.length; k++) {
           const kind = kinds[(k + round) % kinds.length];
           if (scenario === 'inbox' && !kind.inbox) continue;
+          if (scenario !== 'inbox' && kind.inboxOnly) continue;
           // Starts its own pair of Herald nodes next to the runner's one: only with this build's Herald.
           if (scenario === 'fan-out-redis' && kind.name !== 'herald') continue;
           const runName = options.repeat > 1 ? `${id}-r${round + 1}` : id;

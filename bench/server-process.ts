@@ -144,14 +144,14 @@ export function benchAppsFile(): string {
  * Starts `herald start` with the bench app on a temp database, pinned to `core` with taskset, and
  * waits until it answers. `cli` runs another build's `dist/src/cli.js` (`--baseline`).
  */
-export async function startHeraldProcess(options: ServerProcessOptions & { readonly cli?: string } = {}): Promise<ServerProcess> {
+export async function startHeraldProcess(options: ServerProcessOptions & { readonly cli?: string; readonly databaseUrl?: string } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   trackDirectory(dir);
   const appsFile = join(dir, 'apps.json');
   writeFileSync(appsFile, benchAppsFile());
   const cli = options.cli ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
-  const args = ['start', '--host', '127.0.0.1', '--port', String(port), '--database-url', `sqlite:${join(dir, 'herald.db')}`, '--apps-file', appsFile, '--log-level', 'warn'];
+  const args = ['start', '--host', '127.0.0.1', '--port', String(port), '--database-url', options.databaseUrl ?? `sqlite:${join(dir, 'herald.db')}`, '--apps-file', appsFile, '--log-level', 'warn'];
   const env = { ...options.env };
   return startPinnedServer('Herald', cli, args, port, { ...options, env }, BENCH_APP, () => {
     rmSync(dir, { recursive: true, force: true });

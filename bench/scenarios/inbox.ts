@@ -43,7 +43,7 @@ export function runInbox(ctx: ScenarioContext): Promise<ScenarioResult[]> {
       server_rss_bytes_per_conn: fanOut.server_rss_bytes_per_connection,
       load_cpu_pct: loadPct,
       cpu_wait_pct: cpuWait,
-      notes: [],
+      notes: [`answered in ${fanOut.stored_ms} ms, last delivery at ${lastMs} ms, server CPU ${fanOut.server_cpu_ms} ms`],
       details: { ...fanOut },
     };
     const single: ScenarioResult = {

@@ -259,7 +259,18 @@ export function inboxChannel(app: App, userId: string): string {
 export function liveInboxChannel(app: App, userId: string): string | null {
   const channel = inboxChannel(app, userId);
   if (channelNameProblem(channel)) return null;
-  return channelKind(channel) === channelKind(app.inboxChannelTemplate.replace('{userId}', 'user')) ? channel : null;
+  return channelKind(channel) === templateKind(app.inboxChannelTemplate) ? channel : null;
+}
+
+/** The kind of channel an inbox template makes of an ordinary user id, computed once per template. */
+const templateKinds = new Map<string, ReturnType<typeof channelKind>>();
+function templateKind(template: string): ReturnType<typeof channelKind> {
+  let kind = templateKinds.get(template);
+  if (kind === undefined) {
+    kind = channelKind(template.replace('{userId}', 'user'));
+    templateKinds.set(template, kind);
+  }
+  return kind;
 }
 
 /** Whether a WebSocket upgrade's `Origin` header is allowed by the app (a missing one always is: only browsers send it). */

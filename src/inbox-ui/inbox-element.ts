@@ -99,6 +99,7 @@ export class HeraldInboxElement extends ElementBase {
   private seenTimer: ReturnType<typeof setTimeout> | null = null;
   private menu: { element: HTMLElement; trigger: HTMLButtonElement; id: string } | null = null;
   private messageOverrides: Partial<InboxMessages> = {};
+  private wasOpen = false;
 
   constructor() {
     super();
@@ -654,7 +655,8 @@ export class HeraldInboxElement extends ElementBase {
     }
     if (!open) this.onScreen.clear();
     else this.flushVisible();
-    this.emit('herald-toggle', { open });
+    if (open !== this.wasOpen) this.emit('herald-toggle', { open });
+    this.wasOpen = open;
   }
 
   private refreshTimes(): void {

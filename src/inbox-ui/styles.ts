@@ -99,7 +99,7 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
 }
 :host([layout=inline]) .root { position: relative; }
 :host([layout=inline]) .bell { position: absolute; top: 10px; inset-inline-start: 10px; z-index: 1; }
-:host([layout=inline]) .panel { position: static; width: 100%; height: var(--herald-panel-height); box-shadow: none; }
+:host([layout=inline]) .panel { position: static; width: 100%; max-height: var(--herald-panel-height); min-height: 280px; box-shadow: none; }
 :host([layout=inline]) .header { padding-inline-start: 58px; }
 :host([layout=inline]) .close { display: none; }
 

@@ -5,7 +5,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { resolvePushRule } from '../push/rule.js';
 import type { DeviceKind, PushJobSpec } from '../store/push-store.js';
 import type { Counts, InboxStore, ListQuery, ListResult, PushResult, StoredNotification } from '../store/store.js';
-import { toNotificationJson } from './notification-json.js';
+import { NotificationFrames } from './notification-frames.js';
 import type { PushRequest } from './push-request.js';
 
 /** Event sent on a user's channel when notifications are opened: `{ ids, all, unread, total, last_seq, opened_at }`. */
@@ -91,18 +91,27 @@ export class Inbox {
       this.counters.pushes++;
       this.counters.notifications += result.rows.length;
     }
-    this.deliver(result.visible);
+    // The answer goes out first: delivering to thousands of users takes longer than storing.
+    if (result.visible.length > 0) setImmediate(() => this.deliver(result.visible, true));
     return result;
   }
 
-  /** Publishes newly visible notifications on their users' inbox channels (live, at-most-once). */
-  deliver(rows: readonly StoredNotification[]): void {
+  /**
+   * Publishes newly visible notifications on their users' inbox channels (live, at-most-once).
+   * `onePush`: the rows are the same notification (one push), so it is serialised once.
+   */
+  deliver(rows: readonly StoredNotification[], onePush = false): void {
+    let frames: NotificationFrames | null = null;
+    let app: App | undefined;
     for (const row of rows) {
-      const app = this.deps.apps.findById(row.appId);
+      if (!onePush || app === undefined) app = this.deps.apps.findById(row.appId);
       if (!app) continue;
       const channel = liveInboxChannel(app, row.userId);
       if (channel === null) continue;
-      this.deps.realtime.publish(app, channel, app.inboxEventName, JSON.stringify(toNotificationJson(row)), null);
+      if (!onePush || frames === null) frames = new NotificationFrames(app.inboxEventName, row);
+      const seq = row.seq;
+      const shared = frames;
+      this.deps.realtime.publishFrame(app, channel, app.inboxEventName, shared.frame(channel, seq), () => shared.data(seq));
       this.counters.deliveries++;
     }
   }

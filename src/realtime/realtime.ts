@@ -208,13 +208,24 @@ export class Realtime implements ConnectionHost, RealtimeServices {
    * the adapter, and the cache for cache channels.
    */
   publish(app: App, channel: string, event: string, data: unknown, exceptSocketId: string | null, userId?: string): void {
-    const frame = encodeEvent(event, data, channel, userId);
+    this.publishEncoded(app, channel, event, encodeEvent(event, data, channel, userId), exceptSocketId, () => data);
+  }
+
+  /**
+   * Publishes an event already serialised as `frame` (the inbox's per-user notifications), like
+   * `publish`; `data` gives its data only when a listener or the cache needs it.
+   */
+  publishFrame(app: App, channel: string, event: string, frame: string, data: () => unknown): void {
+    this.publishEncoded(app, channel, event, frame, null, data);
+  }
+
+  private publishEncoded(app: App, channel: string, event: string, frame: string, exceptSocketId: string | null, data: () => unknown): void {
     this.hub(app).deliver(channel, frame, exceptSocketId);
     this.adapter.send({ v: 1, type: 'publish', appId: app.id, channel, frame, exceptSocketId });
-    if (this.events.active) this.events.emit({ type: 'event_published', app, channel, event, data });
+    if (this.events.active) this.events.emit({ type: 'event_published', app, channel, event, data: data() });
     if (channelKind(channel).cache) {
       this.adapter
-        .cacheSet(app.id, channel, { event, data }, CACHE_TTL_SECONDS * 1000)
+        .cacheSet(app.id, channel, { event, data: data() }, CACHE_TTL_SECONDS * 1000)
         .catch((error: unknown) => this.logger.warn({ err: error, channel }, 'could not store cache channel event'));
     }
   }
