@@ -19,6 +19,13 @@ export interface Counts {
 /** The connection failed before any answer (not a timeout): a request that may be repeated is sent again, once. */
 class ConnectionFailedError extends HeraldNetworkError {}
 
+/** A page of the change feed. */
+export interface ChangesAnswer {
+  readonly changes: { change_seq: number; id: string; deleted: boolean; notification?: Notification }[];
+  readonly has_more: boolean;
+  readonly change_seq: number;
+}
+
 /** Calls the inbox routes of one user; every request has a deadline, and `close()` aborts those in flight. */
 export class InboxApi {
   private readonly userPath: string;
@@ -52,6 +59,36 @@ export class InboxApi {
   /** Oldest first, after a cursor (catch-up). */
   after(afterSeq: number, limit: number): Promise<Page> {
     return this.request<Page>('GET', `${this.userPath}?after_seq=${afterSeq}&limit=${limit}`);
+  }
+
+  /** A page of a filtered list (newest first); `query` holds the filter's keys. */
+  listFiltered(query: URLSearchParams, limit: number, beforeSeq?: number): Promise<Page> {
+    const params = new URLSearchParams(query);
+    params.set('limit', String(limit));
+    if (beforeSeq !== undefined) params.set('before_seq', String(beforeSeq));
+    return this.request<Page>('GET', `${this.userPath}?${params}`);
+  }
+
+  /** Counts of a filter: `{ unseen, unread, total, last_seq }`. */
+  countFiltered(query: URLSearchParams): Promise<{ unseen: number; unread: number; total: number; last_seq: number }> {
+    const text = query.toString();
+    return this.request('GET', `${this.userPath}/count${text ? `?${text}` : ''}`);
+  }
+
+  /** Several views' counts in one snapshot. */
+  countViews(views: Record<string, unknown>): Promise<{ views: Record<string, { unseen: number; unread: number; total: number }>; last_seq: number }> {
+    return this.request('POST', `${this.userPath}/counts`, { views }, true);
+  }
+
+  /** A bulk action (design.md §5). */
+  bulk(body: Record<string, unknown>): Promise<{ affected: number; counts: { unseen: number; unread: number; total: number; last_seq: number }; change_seq: number }> {
+    return this.request('POST', `${this.userPath}/bulk`, body, true);
+  }
+
+  /** The change feed after a cursor, or (null) just the current cursor. */
+  changes(after: number | null, limit: number): Promise<ChangesAnswer> {
+    const query = after === null ? `limit=${limit}` : `after=${after}&limit=${limit}`;
+    return this.request<ChangesAnswer>('GET', `${this.userPath}/changes?${query}`);
   }
 
   count(): Promise<Counts> {

@@ -1,6 +1,8 @@
 /** `InboxClient`: the internal-notifications service apps already use, with gapless catch-up. */
 import { HeraldAuthError, HeraldDisposedError, HeraldError, HeraldNetworkError } from './errors.js';
-import { InboxApi, type Page } from './inbox-api.js';
+import { InboxApi, type ChangesAnswer, type Page } from './inbox-api.js';
+import { LiveView, applyChanges, filterQuery, type AppliedChange, type InboxCounts, type InboxView, type ViewFilter, type ViewHost } from './inbox-views.js';
+import { channelForUser } from '../protocol/user-channel.js';
 import { isNotification, markOpenedIn, markUnreadIn, mergeNotifications, reconcileWithNewest, type NewNotification, type Notification } from './notifications.js';
 import { PusherJs, type PusherJsChannel, type PusherJsOptions } from './pusher-js.js';
 import { EventStream, ValueStream } from './streams.js';
@@ -11,6 +13,21 @@ import { enableWebPush, type WebPushDevice, type WebPushOptions } from './web-pu
 export const OPENED_EVENT = 'herald:notifications_opened';
 /** Event Herald sends on the user's channel when a notification is deleted. */
 export const DELETED_EVENT = 'herald:notification_deleted';
+/** Event Herald sends on the user's channel after every change: `{ change_seq, ids, counts }`. */
+export const INBOX_CHANGED_EVENT = 'herald:inbox_changed';
+
+/** A bulk action of design.md §5. */
+export type BulkAction = 'seen' | 'open' | 'unopen' | 'archive' | 'unarchive' | 'snooze' | 'unsnooze' | 'delete';
+
+/** The answer of a bulk action. */
+export interface BulkAnswer {
+  affected: number;
+  counts: InboxCounts & { last_seq: number };
+  change_seq: number;
+}
+
+/** Changes fetched per `/changes` call. */
+const CHANGES_PAGE = 500;
 
 /** The state of the connection to Herald, as pusher-js names it. */
 export type ConnectionState = 'initialized' | 'connecting' | 'connected' | 'unavailable' | 'failed' | 'disconnected';
@@ -77,6 +94,18 @@ export class InboxClient {
   readonly errors: EventStream<HeraldError>;
   /** The connection's state: `connected`, or `connecting`/`unavailable` while offline (the UI's offline state). */
   readonly connectionStateStream: ValueStream<ConnectionState>;
+  /** Unseen, unread and total of the whole (live) inbox. */
+  readonly countsStream: ValueStream<InboxCounts>;
+  /** The live unseen badge. */
+  readonly unseenCountStream: ValueStream<number>;
+  /** After each applied batch of changes of the change feed. */
+  readonly changesStream: EventStream<{ change_seq: number; ids: string[] }>;
+
+  private readonly views = new Set<LiveView>();
+  /** Every change up to this change_seq is applied; null until the first sync. */
+  private changeSeq: number | null = null;
+  private changesRun: Promise<void> | null = null;
+  private changesWanted = false;
 
   private readonly api: InboxApi;
   private readonly heraldUrl: string;
@@ -108,12 +137,15 @@ export class InboxClient {
     this.notificationsStream = new ValueStream<readonly Notification[]>([], report);
     this.pendingNotificationsCountStream = new ValueStream<number>(0, report);
     this.connectionStateStream = new ValueStream<ConnectionState>('initialized', report);
+    this.countsStream = new ValueStream<InboxCounts>({ unseen: 0, unread: 0, total: 0 }, report);
+    this.unseenCountStream = new ValueStream<number>(0, report);
+    this.changesStream = new EventStream<{ change_seq: number; ids: string[] }>();
     this.tokens = new TokenSource(options.token, options.now);
     this.pageSize = options.pageSize ?? 50;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > CATCH_UP_PAGE) {
       throw new RangeError(`pageSize must be an integer from 1 to ${CATCH_UP_PAGE}, not ${options.pageSize}`);
     }
-    this.channelName = options.channelName ?? `private-${options.userId}`;
+    this.channelName = options.channelName ?? channelForUser('private-{userId}', options.userId);
     this.eventName = options.eventName ?? 'Internal Notification';
     const scheme = options.useTLS ? 'https' : 'http';
     const port = options.port ?? (options.useTLS ? 443 : 80);
@@ -186,10 +218,188 @@ export class InboxClient {
     return this.openOptimistically(new Set(ids), () => this.api.open(ids));
   }
 
-  /** Marks every notification opened at once; reconciles, or rolls back and rejects. */
-  async markAllOpened(): Promise<void> {
+  /**
+   * Marks every notification (of a filter) opened, up to the newest seq held: one that arrives
+   * meanwhile stays unread. Without a filter it is optimistic; reconciles, or rolls back and rejects.
+   */
+  async markAllOpened(filter?: ViewFilter): Promise<void> {
     this.assertAlive();
-    return this.openOptimistically('all', () => this.api.open('all'));
+    const newest = this.notifications[0]?.seq;
+    const body = { action: 'open', ...(filter ? { filter: bodyFilter(filter) } : {}), ...(newest === undefined ? {} : { up_to_seq: newest }) };
+    if (filter) {
+      await this.bulkRequest(body);
+      return;
+    }
+    return this.openOptimistically('all', async () => {
+      const answer = await this.api.bulk(body);
+      this.applyCounts(answer.counts);
+      void this.catchUpChanges();
+      return { unread: answer.counts.unread, last_seq: answer.counts.last_seq };
+    });
+  }
+
+  /** A live, filtered view of this inbox; starts loading at once. */
+  view(filter: ViewFilter = {}): InboxView {
+    this.assertAlive();
+    const host: ViewHost = {
+      api: this.api,
+      pageSize: this.pageSize,
+      now: () => (this.options.now ?? Date.now)(),
+      report: (error) => this.report(error),
+      detach: (view) => this.views.delete(view),
+    };
+    const view = new LiveView(filter, host);
+    this.views.add(view);
+    return view;
+  }
+
+  /** Counts of several views in one snapshot. */
+  async counts(views: Record<string, ViewFilter>): Promise<{ views: Record<string, InboxCounts>; last_seq: number }> {
+    this.assertAlive();
+    try {
+      return await this.api.countViews(Object.fromEntries(Object.entries(views).map(([name, filter]) => [name, bodyFilter(filter)])));
+    } catch (error) {
+      throw this.report(error);
+    }
+  }
+
+  /** Marks notifications seen (the badge); opening implies seen. */
+  async markSeen(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.bulk('seen', { ids });
+  }
+
+  async markUnopened(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.bulk('unopen', { ids });
+  }
+
+  async archive(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.bulk('archive', { ids });
+  }
+
+  async unarchive(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.bulk('unarchive', { ids });
+  }
+
+  /** Hides notifications until `until`; they come back then with a new seq, delivered live. */
+  async snooze(ids: readonly string[], until: Date | string): Promise<void> {
+    if (ids.length > 0) await this.bulk('snooze', { ids, until });
+  }
+
+  async unsnooze(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.bulk('unsnooze', { ids });
+  }
+
+  /** A bulk action by ids or filter (design.md §5); every view and stream follows through the change feed. */
+  async bulk(
+    action: BulkAction,
+    options: { ids?: readonly string[]; filter?: ViewFilter; up_to_seq?: number; until?: Date | string },
+  ): Promise<BulkAnswer> {
+    this.assertAlive();
+    const body: Record<string, unknown> = { action };
+    if (options.ids) body.ids = options.ids;
+    if (options.filter) body.filter = bodyFilter(options.filter);
+    if (options.up_to_seq !== undefined) body.up_to_seq = options.up_to_seq;
+    if (options.until !== undefined) body.until = typeof options.until === 'string' ? options.until : options.until.toISOString();
+    return this.bulkRequest(body);
+  }
+
+  private async bulkRequest(body: Record<string, unknown>): Promise<BulkAnswer> {
+    try {
+      const answer = await this.api.bulk(body);
+      this.applyCounts(answer.counts);
+      await this.catchUpChanges();
+      return answer;
+    } catch (error) {
+      throw this.report(error);
+    }
+  }
+
+  /** The whole inbox's counts (and the badge derived from them). */
+  private applyCounts(counts: InboxCounts & { last_seq?: number }): void {
+    if (this.disposed) return;
+    this.countsStream.set({ unseen: counts.unseen, unread: counts.unread, total: counts.total });
+    this.unseenCountStream.set(counts.unseen);
+    this.setCount(this.countFrom({ unread: counts.unread, lastSeq: counts.last_seq ?? null }));
+  }
+
+  /**
+   * Applies every change after the cursor, from `/changes` (serialised; a call during a run asks for
+   * one more). A cursor the server no longer keeps (410) reloads the list and the views.
+   */
+  private catchUpChanges(): Promise<void> {
+    if (this.changesRun) {
+      this.changesWanted = true;
+      return this.changesRun;
+    }
+    this.changesRun = (async () => {
+      do {
+        this.changesWanted = false;
+        await this.catchUpChangesOnce();
+      } while (this.changesWanted && !this.disposed);
+    })()
+      .catch((error: unknown) => void this.report(error))
+      .finally(() => {
+        this.changesRun = null;
+      });
+    return this.changesRun;
+  }
+
+  private async catchUpChangesOnce(): Promise<void> {
+    if (this.changeSeq === null || this.disposed) return;
+    const applied: AppliedChange[] = [];
+    for (;;) {
+      let page: ChangesAnswer;
+      try {
+        page = await this.api.changes(this.changeSeq, CHANGES_PAGE);
+      } catch (error) {
+        if (error instanceof HeraldError && error.status === 410) return this.reloadAll();
+        throw error;
+      }
+      if (this.disposed) return;
+      const batch = page.changes.map((change) => ({ id: change.id, notification: change.deleted ? null : (change.notification ?? null) }));
+      applied.push(...batch);
+      this.applyToAll(batch);
+      this.changeSeq = page.change_seq;
+      if (!page.has_more) break;
+    }
+    if (applied.length > 0) await this.refreshCounts();
+    if (!this.disposed && applied.length > 0) this.changesStream.emit({ change_seq: this.changeSeq, ids: applied.map((change) => change.id) });
+  }
+
+  private applyToAll(changes: readonly AppliedChange[]): void {
+    if (changes.length === 0) return;
+    const nowMs = (this.options.now ?? Date.now)();
+    this.setList(applyChanges(this.notifications, changes, {}, nowMs, !this.hasMoreOlder));
+    for (const view of this.views) view.apply(changes);
+  }
+
+  /** The whole inbox's and every view's counts, in one snapshot. */
+  private async refreshCounts(): Promise<void> {
+    const views = [...this.views];
+    const names: Record<string, unknown> = { all: {} };
+    views.forEach((view, i) => (names[`v${i}`] = bodyFilter(view.filter)));
+    const answer = await this.api.countViews(names);
+    if (this.disposed) return;
+    this.applyCounts({ ...answer.views.all, last_seq: answer.last_seq });
+    views.forEach((view, i) => {
+      const counts = answer.views[`v${i}`];
+      if (counts) view.setCounts(counts);
+    });
+  }
+
+  /** After a 410: the cursor starts again from now, the list and every view load again. */
+  private async reloadAll(): Promise<void> {
+    this.changeSeq = (await this.api.changes(null, 1)).change_seq;
+    const page = await this.api.page(this.pageSize);
+    if (this.disposed) return;
+    this.hasMoreOlder = page.has_more;
+    this.setList(reconcileWithNewest(mergeNotifications(this.notifications, page.notifications), page.notifications, page.has_more));
+    for (const view of [...this.views]) {
+      const fresh = await this.api.listFiltered(filterQuery(view.filter), this.pageSize);
+      view.apply(view.notifications.map((n) => ({ id: n.id, notification: null })));
+      view.apply(fresh.notifications.map((n) => ({ id: n.id, notification: n })));
+    }
+    await this.refreshCounts();
   }
 
   /** Deletes a notification of this user. */
@@ -242,6 +452,10 @@ export class InboxClient {
     this.notificationsStream.close();
     this.pendingNotificationsCountStream.close();
     this.connectionStateStream.close();
+    for (const view of [...this.views]) view.dispose();
+    this.countsStream.close();
+    this.unseenCountStream.close();
+    this.changesStream.close();
     this.errors.close();
   }
 
@@ -360,6 +574,12 @@ export class InboxClient {
     channel.bind(DELETED_EVENT, (data: { id?: string; unread?: number; last_seq?: number }) => {
       if (typeof data.id === 'string') this.onLive({ kind: 'deleted', id: data.id, count: unreadCountOf(data) });
     });
+    channel.bind(INBOX_CHANGED_EVENT, (data: { change_seq?: number; ids?: string[]; counts?: InboxCounts & { last_seq: number } }) => {
+      if (this.disposed || typeof data.change_seq !== 'number') return;
+      if (data.counts && this.changeSeq !== null && data.change_seq > this.changeSeq) this.applyCounts(data.counts);
+      // The event names the ids; their new state (and anything missed) comes from the feed.
+      if (this.changeSeq !== null && data.change_seq > this.changeSeq) void this.catchUpChanges();
+    });
   }
 
   private onLive(event: LiveEvent): void {
@@ -438,6 +658,8 @@ export class InboxClient {
   private async syncOnce(): Promise<void> {
     this.buffered = [];
     try {
+      // The change cursor is taken before the list, so every change after it is applied on top.
+      if (this.changeSeq === null) this.changeSeq = (await this.api.changes(null, 1).catch(() => ({ change_seq: null }))).change_seq;
       const counts = await this.api.count();
       const fetched: Notification[] = [];
       let newest: Page | null = null;
@@ -466,6 +688,7 @@ export class InboxClient {
       if (newest) list = reconcileWithNewest(list, newest.notifications, newest.has_more);
       this.setList(list);
       this.setCount(this.countFrom({ unread: counts.unread, lastSeq: counts.last_seq }));
+      if (typeof (counts as { unseen?: unknown }).unseen === 'number') this.applyCounts(counts as unknown as InboxCounts & { last_seq: number });
       const replay = this.buffered;
       this.buffered = null;
       for (const event of replay) {
@@ -476,6 +699,8 @@ export class InboxClient {
     } finally {
       this.buffered = null;
     }
+    // States changed on other devices while this one was away: all of them, from the change feed.
+    await this.catchUpChanges();
   }
 
   /** The server's unread count, plus the unread notifications held that are newer than what it counted. */
@@ -509,4 +734,9 @@ export class InboxClient {
   private assertAlive(): void {
     if (this.disposed) throw new HeraldDisposedError();
   }
+}
+
+/** A view's filter as a JSON body takes it (lists as arrays). */
+function bodyFilter(filter: ViewFilter): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined));
 }
