@@ -172,11 +172,10 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
 .tool:hover { background: var(--herald-hover); color: var(--herald-fg); }
 .tool svg { width: 17px; height: 17px; fill: currentColor; }
 .menu {
-  position: absolute; top: calc(100% + 4px); inset-inline-end: 0; z-index: 3; min-width: 180px; padding: 4px;
+  position: fixed; z-index: 2147483001; min-width: 180px; padding: 4px;
   background: var(--herald-bg); border: 1px solid var(--herald-border); border-radius: 10px; box-shadow: var(--herald-shadow);
   display: flex; flex-direction: column;
 }
-.menu.up { top: auto; bottom: calc(100% + 4px); }
 .menu button { border: 0; background: transparent; text-align: start; padding: 8px 10px; border-radius: 7px; font-size: 13px; }
 .menu button:hover, .menu button:focus { background: var(--herald-hover); outline: none; }
 
