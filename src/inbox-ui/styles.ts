@@ -167,7 +167,7 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   box-shadow: 0 2px 8px rgba(17, 24, 39, 0.08); transition: opacity 120ms ease;
 }
 .item:hover .tools, .item:focus-within .tools, .tools.menu-open { opacity: 1; }
-@media (hover: none) { .tools { opacity: 1; position: static; border: 0; box-shadow: none; background: transparent; justify-content: flex-end; margin-top: 6px; } }
+@media (hover: none) { .tools { opacity: 1; top: auto; bottom: 6px; border: 0; box-shadow: none; background: transparent; } }
 .tool { border: 0; background: transparent; width: 30px; height: 30px; border-radius: 7px; display: grid; place-items: center; padding: 0; color: var(--herald-muted); }
 .tool:hover { background: var(--herald-hover); color: var(--herald-fg); }
 .tool svg { width: 17px; height: 17px; fill: currentColor; }
@@ -194,6 +194,6 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   :host(:not([layout=inline])) .close { display: grid; place-items: center; }
   .header { padding-top: 16px; }
   .item { padding: 14px 14px; }
-  .tools { opacity: 1; position: static; border: 0; box-shadow: none; background: transparent; justify-content: flex-end; margin-top: 6px; }
+  .tools { opacity: 1; top: auto; bottom: 6px; border: 0; box-shadow: none; background: transparent; }
 }
 `;
