@@ -75,7 +75,7 @@ export class HeraldInboxElement extends ElementBase {
   private customTabs: readonly InboxTab[] | null = null;
   private activeTab = 0;
   private list: readonly UiNotification[] = [];
-  private readonly rows = new Map<string, { element: HTMLElement; notification: UiNotification }>();
+  private readonly rows = new Map<string, { element: HTMLElement; notification: UiNotification; key: string }>();
   private rowCounter = 0;
   private badgeCount = 0;
   private unreadCount = 0;
@@ -149,6 +149,7 @@ export class HeraldInboxElement extends ElementBase {
     tabs.addEventListener('keydown', (event) => this.onTabKey(event));
     feed.addEventListener('click', (event) => this.onFeedClick(event));
     feed.addEventListener('keydown', (event) => this.onFeedKey(event));
+    scroller.addEventListener('scroll', () => this.closeMenu(false), { passive: true });
     panel.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.layoutMode !== 'inline') {
         event.stopPropagation();
@@ -479,7 +480,10 @@ export class HeraldInboxElement extends ElementBase {
     const context = this.rowContext();
     list.forEach((n, index) => {
       let row = this.rows.get(n.id);
-      if (!row || row.notification !== n) {
+      // Views may hand out new objects for unchanged notifications: a row is rebuilt only when its content changed.
+      const key = JSON.stringify(n);
+      if (row && row.notification !== n && row.key === key) row.notification = n;
+      if (!row || row.key !== key) {
         const element = renderRow(n, { ...context, idPrefix: `${this.uid}-r${++this.rowCounter}` });
         if (row) {
           const hadFocus = row.element.contains(this.shadow.activeElement);
@@ -487,7 +491,7 @@ export class HeraldInboxElement extends ElementBase {
           row.element.replaceWith(element);
           if (hadFocus) element.querySelector<HTMLElement>('.item-main')?.focus();
         }
-        row = { element, notification: n };
+        row = { element, notification: n, key };
         this.rows.set(n.id, row);
         this.seenObserver?.observe(element);
       }
@@ -748,10 +752,13 @@ export class HeraldInboxElement extends ElementBase {
       client.snooze([id], until).catch((error: unknown) => this.showNotice(error));
     });
     element.addEventListener('keydown', (event) => this.onMenuKey(event));
-    // Near the bottom of the scrolling area the menu opens upwards, so the scroller does not clip it.
-    const room = this.ui.scroller.getBoundingClientRect().bottom - trigger.getBoundingClientRect().bottom;
-    if (room < 150) element.classList.add('up');
     trigger.after(element);
+    // Fixed to the viewport, so the feed's scrolling area never clips it: below the button, or above near the bottom.
+    const button = trigger.getBoundingClientRect();
+    const below = window.innerHeight - button.bottom >= element.offsetHeight + 8;
+    element.style.top = below ? `${button.bottom + 4}px` : `${Math.max(4, button.top - element.offsetHeight - 4)}px`;
+    if (this.ui.root.dir === 'rtl') element.style.left = `${button.left}px`;
+    else element.style.right = `${document.documentElement.clientWidth - button.right}px`;
     trigger.setAttribute('aria-expanded', 'true');
     trigger.parentElement?.classList.add('menu-open');
     this.menu = { element, trigger, id };

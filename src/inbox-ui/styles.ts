@@ -167,16 +167,15 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   box-shadow: 0 2px 8px rgba(17, 24, 39, 0.08); transition: opacity 120ms ease;
 }
 .item:hover .tools, .item:focus-within .tools, .tools.menu-open { opacity: 1; }
-@media (hover: none) { .tools { opacity: 1; position: static; border: 0; box-shadow: none; background: transparent; justify-content: flex-end; margin-top: 6px; } }
+@media (hover: none) { .tools { opacity: 1; top: auto; bottom: 6px; border: 0; box-shadow: none; background: transparent; } }
 .tool { border: 0; background: transparent; width: 30px; height: 30px; border-radius: 7px; display: grid; place-items: center; padding: 0; color: var(--herald-muted); }
 .tool:hover { background: var(--herald-hover); color: var(--herald-fg); }
 .tool svg { width: 17px; height: 17px; fill: currentColor; }
 .menu {
-  position: absolute; top: calc(100% + 4px); inset-inline-end: 0; z-index: 3; min-width: 180px; padding: 4px;
+  position: fixed; z-index: 2147483001; min-width: 180px; padding: 4px;
   background: var(--herald-bg); border: 1px solid var(--herald-border); border-radius: 10px; box-shadow: var(--herald-shadow);
   display: flex; flex-direction: column;
 }
-.menu.up { top: auto; bottom: calc(100% + 4px); }
 .menu button { border: 0; background: transparent; text-align: start; padding: 8px 10px; border-radius: 7px; font-size: 13px; }
 .menu button:hover, .menu button:focus { background: var(--herald-hover); outline: none; }
 
@@ -195,6 +194,6 @@ button:focus-visible, [tabindex]:focus-visible { outline: 2px solid var(--herald
   :host(:not([layout=inline])) .close { display: grid; place-items: center; }
   .header { padding-top: 16px; }
   .item { padding: 14px 14px; }
-  .tools { opacity: 1; position: static; border: 0; box-shadow: none; background: transparent; justify-content: flex-end; margin-top: 6px; }
+  .tools { opacity: 1; top: auto; bottom: 6px; border: 0; box-shadow: none; background: transparent; }
 }
 `;

@@ -366,6 +366,51 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     problems.length = 0;
   });
 
+  it('inbox v2 on a real server: tabs, seen on view, archive, snooze and mark all read reach the server, and a second tab follows', async (t) => {
+    if (skipWithoutChromium(t)) return;
+    const call = backendCaller(harness);
+    const serverCounts = async () => (await call<{ unseen: number; unread: number; total: number }>('GET', '/users/ivy/notifications/count')).body;
+    const serverIds = async (query: string) => (await call<{ notifications: { id: string }[] }>('GET', `/users/ivy/notifications?${query}`)).body.notifications.map((n) => n.id);
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 5_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) assert.fail(`the server never got: ${what}`);
+        await sleep(25);
+      }
+    };
+    const ids = await pushMany(harness, 'ivy', 3, 'for ivy');
+    const first = await newPage();
+    const second = await first.context().newPage();
+    second.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    for (const page of [first, second]) {
+      await page.goto(pages.plain({ user: 'ivy' }));
+      await badgeIs(page, 3);
+    }
+    assert.equal((await serverCounts()).unseen, 3, 'nothing is seen before the feed is shown');
+    await openFeed(first);
+    await first.locator('herald-inbox [role=tab][data-view=unread] .tab-count', { hasText: /^3$/ }).waitFor();
+    await until('seen on view', async () => (await serverCounts()).unseen === 0);
+
+    await part.row(first, ids[2]).hover();
+    await part.row(first, ids[2]).getByRole('button', { name: 'Archive' }).click();
+    await part.row(first, ids[2]).waitFor({ state: 'detached' });
+    for (const page of [first, second]) await badgeIs(page, 2);
+    await until('archived', async () => (await serverIds('archived=only')).includes(ids[2]));
+
+    await part.row(first, ids[1]).hover();
+    await part.row(first, ids[1]).getByRole('button', { name: 'Snooze' }).click();
+    await first.locator('herald-inbox [role=menuitem]', { hasText: 'For 1 hour' }).click();
+    await part.row(first, ids[1]).waitFor({ state: 'detached' });
+    for (const page of [first, second]) await badgeIs(page, 1);
+    await until('snoozed', async () => (await serverIds('snoozed=only')).includes(ids[1]));
+
+    await first.locator('herald-inbox [part~="mark-all"]').click();
+    for (const page of [first, second]) await badgeIs(page, 0);
+    await until('all read', async () => (await serverCounts()).unread === 0);
+    assert.deepEqual(problems, []);
+    await first.context().close();
+  });
+
   /** The calls the page's stand-in v2 client received. */
   const fakeCalls = (page: Page) => page.evaluate(() => (window as unknown as { fake: { calls: { method: string; ids?: string[]; filter?: unknown; until?: string }[] } }).fake.calls);
 

@@ -140,7 +140,6 @@ export const migrations: readonly Migration[] = [
         FROM (SELECT DISTINCT ON (app_id, user_id, notification_id) app_id, user_id, notification_id, button_id, at_ms
               FROM button_actions ORDER BY app_id, user_id, notification_id, id DESC) a
         WHERE n.app_id = a.app_id AND n.user_id = a.user_id AND n.id = a.notification_id;
-      CREATE UNIQUE INDEX notifications_change ON notifications (app_id, user_id, change_seq) WHERE change_seq IS NOT NULL;
       CREATE INDEX notifications_snoozed ON notifications (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
       CREATE INDEX notifications_expiring ON notifications (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
       CREATE INDEX notifications_collapse ON notifications (app_id, user_id, collapse_key) WHERE collapse_key IS NOT NULL;

@@ -139,7 +139,6 @@ export const migrations: readonly Migration[] = [
         ORDER BY a.id DESC LIMIT 1)
       WHERE EXISTS (SELECT 1 FROM button_actions a
         WHERE a.app_id = notifications.app_id AND a.user_id = notifications.user_id AND a.notification_id = notifications.id);
-      CREATE UNIQUE INDEX notifications_change ON notifications (app_id, user_id, change_seq) WHERE change_seq IS NOT NULL;
       CREATE INDEX notifications_snoozed ON notifications (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
       CREATE INDEX notifications_expiring ON notifications (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
       CREATE INDEX notifications_collapse ON notifications (app_id, user_id, collapse_key) WHERE collapse_key IS NOT NULL;
