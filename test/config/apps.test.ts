@@ -305,9 +305,11 @@ describe('inboxChannel', () => {
     assert.equal(inboxChannel(defineApp({ ...minimal, inbox_channel_template: 'private-inbox-{userId}-feed' }), 'u1'), 'private-inbox-u1-feed');
   });
 
-  it('inserts user ids literally, even ones that look like replacement patterns', () => {
+  it('encodes user ids outside the channel alphabet (design §5), even ones that look like replacement patterns', () => {
     const app = defineApp(minimal);
-    for (const userId of ['$&', "$'", '$`', '$$', '$1', 'a$&b']) assert.equal(inboxChannel(app, userId), `private-${userId}`, userId);
+    for (const userId of ['$&', "$'", '$`', '$$', '$1', 'a$&b']) {
+      assert.equal(inboxChannel(app, userId), `private-=${Buffer.from(userId, 'utf8').toString('base64url')}`, userId);
+    }
   });
 
   it('gives a valid channel name for any valid user id with the default template', () => {
@@ -315,7 +317,8 @@ describe('inboxChannel', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[A-Za-z0-9_\-=@,.;]{1,100}$/), (userId) => {
         const channel = inboxChannel(app, userId);
-        return channel === `private-${userId}` && channelNameProblem(channel) === null;
+        const expected = userId.startsWith('=') ? `private-=${Buffer.from(userId, 'utf8').toString('base64url')}` : `private-${userId}`;
+        return channel === expected && channelNameProblem(channel) === null;
       }),
     );
   });
@@ -329,10 +332,10 @@ describe('liveInboxChannel and the inbox template', () => {
     assert.equal(liveInboxChannel(app, 'user@example.com'), 'private-user@example.com');
   });
 
-  it('refuses user ids that would change the channel kind or are no channel name', () => {
+  it('refuses user ids that would change the channel kind, and encodes ids outside the alphabet', () => {
     assert.equal(liveInboxChannel(app, 'cache-bob'), null, 'private-cache-bob is a cache channel');
     assert.equal(liveInboxChannel(app, 'encrypted-bob'), null, 'private-encrypted-bob is an encrypted channel');
-    assert.equal(liveInboxChannel(app, 'auth0|123'), null, '| is not allowed in channel names');
+    assert.equal(liveInboxChannel(app, 'auth0|123'), 'private-=YXV0aDB8MTIz', 'ids outside the alphabet are encoded, not refused');
   });
 
   it('accepts private and presence templates and refuses public, encrypted and cache ones', () => {
