@@ -62,11 +62,13 @@ for (const target of REDIS_TARGETS) {
         echoes: now.echoes - before[n].echoes,
         published: now.published - before[n].published,
       }));
+      // Each user's channel carries two messages per push: the notification and herald:inbox_changed (§5).
+      const perUser = 2;
       assert.deepEqual(delta, [
-        { received: 0, echoes: USERS_PER_NODE, published: users.length },
-        { received: USERS_PER_NODE, echoes: 0, published: 0 },
-        { received: USERS_PER_NODE, echoes: 0, published: 0 },
-        { received: USERS_PER_NODE, echoes: 0, published: 0 },
+        { received: 0, echoes: perUser * USERS_PER_NODE, published: perUser * users.length },
+        { received: perUser * USERS_PER_NODE, echoes: 0, published: 0 },
+        { received: perUser * USERS_PER_NODE, echoes: 0, published: 0 },
+        { received: perUser * USERS_PER_NODE, echoes: 0, published: 0 },
       ]);
       await Promise.all(devices.map((device) => device.client.disconnect()));
     });
