@@ -42,6 +42,7 @@ import {
   type NotificationRow,
   type StoredPushResult,
 } from './statements.js';
+import { deleteThroughBulk, openThroughBulk } from '../bulk-shortcuts.js';
 
 /** How long `ping()` waits for an answer before reporting the database unreachable (so `/ready` answers promptly). */
 const PING_TIMEOUT_MS = 2000;
@@ -552,17 +553,12 @@ export class PostgresStore implements InboxStore {
     return row ? toStored(row) : null;
   }
 
-  async open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
-    const result = await this.bulk(appId, userId, 'open', ids === 'all' ? { filter: { archived: 'include', snoozed: 'include' } } : { ids }, now);
-    const changed = new Set(result.changes.map((change) => change.id));
-    // In the order asked for, as the SQLite store answers.
-    const opened = ids === 'all' ? result.changes.map((change) => change.id) : [...new Set(ids)].filter((id) => changed.has(id));
-    return { opened, counts: result.counts };
+  open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
+    return openThroughBulk(this, appId, userId, ids, now);
   }
 
-  async delete(appId: string, userId: string, id: string): Promise<Counts | null> {
-    const result = await this.bulk(appId, userId, 'delete', { ids: [id] }, new Date());
-    return result.changes.length === 0 ? null : result.counts;
+  delete(appId: string, userId: string, id: string): Promise<Counts | null> {
+    return deleteThroughBulk(this, appId, userId, id, new Date());
   }
 
   /** The rows a bulk target selects, as SQL conditions after `WHERE` (the user's visible, unexpired rows). */

@@ -1,38 +1,16 @@
 /** The SQL of the PostgreSQL inbox store and the mapping of its rows; one place to read every query. */
 import pg from 'pg';
-import type { InboxChange, NotificationButton, Priority, PushedRow, StoredNotification } from '../store.js';
+import type { InboxChange, NotificationButton, PushedRow, StoredNotification } from '../store.js';
+import { liveChangeOf, storedNotification, type NotificationColumns } from '../notification-row.js';
 
 /** A notifications row as node-postgres returns it (int8 parsed to number by `types`, jsonb by JSON.parse). */
-export interface NotificationRow {
-  app_id: string;
-  user_id: string;
-  id: string;
-  seq: number | null;
-  heading: string | null;
-  content: string;
+export interface NotificationRow extends NotificationColumns {
   payload: unknown;
-  image_url: string | null;
-  send_after_ms: number | null;
   buttons: NotificationButton[];
-  sender_id: string | null;
-  opened: boolean;
-  opened_at_ms: number | null;
-  created_at_ms: number;
-  category: string | null;
   tags: string[];
-  priority: string;
-  tenant: string | null;
+  opened: boolean;
   seen: boolean;
-  seen_at_ms: number | null;
   archived: boolean;
-  archived_at_ms: number | null;
-  snoozed_until_ms: number | null;
-  expires_at_ms: number | null;
-  actioned_button: string | null;
-  actioned_at_ms: number | null;
-  collapse_key: string | null;
-  collapsed_count: number;
-  change_seq: number | null;
 }
 
 /** What a count query answers. */
@@ -217,47 +195,13 @@ export const SQL = {
     WHERE t.app_id = v.a AND t.user_id = v.u AND t.at_ms < $3`,
 } as const;
 
-function toDate(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
-/** A row as the store's interface shows it; buttons rebuilt so their keys keep the input order. */
 export function toStored(row: NotificationRow): StoredNotification {
-  return {
-    appId: row.app_id,
-    userId: row.user_id,
-    id: row.id,
-    seq: row.seq,
-    heading: row.heading,
-    content: row.content,
-    payload: row.payload,
-    imageUrl: row.image_url,
-    sendAfter: toDate(row.send_after_ms),
-    buttons: row.buttons.map((button) => ({ id: button.id, text: button.text, icon: button.icon })),
-    senderId: row.sender_id,
-    opened: row.opened,
-    openedAt: toDate(row.opened_at_ms),
-    createdAt: new Date(row.created_at_ms),
-    category: row.category,
-    tags: row.tags,
-    priority: row.priority as Priority,
-    tenant: row.tenant,
-    seen: row.seen,
-    seenAt: toDate(row.seen_at_ms),
-    archived: row.archived,
-    archivedAt: toDate(row.archived_at_ms),
-    snoozedUntil: toDate(row.snoozed_until_ms),
-    expiresAt: toDate(row.expires_at_ms),
-    actioned: row.actioned_button === null ? null : { buttonId: row.actioned_button, at: new Date(row.actioned_at_ms ?? 0) },
-    collapseKey: row.collapse_key,
-    collapsedCount: row.collapsed_count,
-    changeSeq: row.change_seq,
-  };
+  return storedNotification(row, row);
 }
 
 /** A change feed entry for an existing row. */
 export function liveChange(row: NotificationRow): InboxChange {
-  return { changeSeq: row.change_seq!, id: row.id, deleted: false, reason: null, notification: toStored(row) };
+  return liveChangeOf(toStored(row));
 }
 
 /**

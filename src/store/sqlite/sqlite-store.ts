@@ -18,7 +18,6 @@ import {
   type ListResult,
   type NotificationButton,
   type NotificationInput,
-  type Priority,
   type PushedRow,
   type PushResult,
   type StoredNotification,
@@ -30,38 +29,18 @@ import type { PushJobSpec } from '../push-store.js';
 import { SqlitePushStore } from './push-store.js';
 import { SqliteWebhookOutbox } from './webhook-outbox.js';
 import { IDEMPOTENCY_WINDOW_MS, storedFromInput } from '../pushed-notification.js';
+import { liveChangeOf, storedNotification, type NotificationColumns } from '../notification-row.js';
+import { deleteThroughBulk, openThroughBulk } from '../bulk-shortcuts.js';
 
 
-interface NotificationRow {
-  app_id: string;
-  user_id: string;
-  id: string;
-  seq: number | null;
-  heading: string | null;
-  content: string;
+/** A notifications row as better-sqlite3 returns it: JSON as text, booleans as 0/1. */
+interface NotificationRow extends NotificationColumns {
   payload_json: string;
-  image_url: string | null;
-  send_after_ms: number | null;
   buttons_json: string;
-  sender_id: string | null;
-  opened: number;
-  opened_at_ms: number | null;
-  created_at_ms: number;
-  category: string | null;
   tags_json: string;
-  priority: string;
-  tenant: string | null;
+  opened: number;
   seen: number;
-  seen_at_ms: number | null;
   archived: number;
-  archived_at_ms: number | null;
-  snoozed_until_ms: number | null;
-  expires_at_ms: number | null;
-  actioned_button: string | null;
-  actioned_at_ms: number | null;
-  collapse_key: string | null;
-  collapsed_count: number;
-  change_seq: number | null;
 }
 
 interface UserKey {
@@ -240,40 +219,18 @@ function toDate(ms: number | null): Date | null {
 }
 
 function toStored(row: NotificationRow): StoredNotification {
-  return {
-    appId: row.app_id,
-    userId: row.user_id,
-    id: row.id,
-    seq: row.seq,
-    heading: row.heading,
-    content: row.content,
+  return storedNotification(row, {
     payload: JSON.parse(row.payload_json) as unknown,
-    imageUrl: row.image_url,
-    sendAfter: toDate(row.send_after_ms),
     buttons: JSON.parse(row.buttons_json) as NotificationButton[],
-    senderId: row.sender_id,
-    opened: row.opened !== 0,
-    openedAt: toDate(row.opened_at_ms),
-    createdAt: new Date(row.created_at_ms),
-    category: row.category,
     tags: JSON.parse(row.tags_json) as string[],
-    priority: row.priority as Priority,
-    tenant: row.tenant,
+    opened: row.opened !== 0,
     seen: row.seen !== 0,
-    seenAt: toDate(row.seen_at_ms),
     archived: row.archived !== 0,
-    archivedAt: toDate(row.archived_at_ms),
-    snoozedUntil: toDate(row.snoozed_until_ms),
-    expiresAt: toDate(row.expires_at_ms),
-    actioned: row.actioned_button === null ? null : { buttonId: row.actioned_button, at: new Date(row.actioned_at_ms ?? 0) },
-    collapseKey: row.collapse_key,
-    collapsedCount: row.collapsed_count,
-    changeSeq: row.change_seq,
-  };
+  });
 }
 
 function liveChange(row: NotificationRow): InboxChange {
-  return { changeSeq: row.change_seq!, id: row.id, deleted: false, reason: null, notification: toStored(row) };
+  return liveChangeOf(toStored(row));
 }
 
 /** InboxStore on an embedded SQLite database; every write is one durable (synchronous = FULL) transaction. */
@@ -544,17 +501,12 @@ export class SqliteStore implements InboxStore {
     return row ? toStored(row) : null;
   }
 
-  async open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
-    const result = await this.bulk(appId, userId, 'open', ids === 'all' ? { filter: { archived: 'include', snoozed: 'include' } } : { ids }, now);
-    const changed = new Set(result.changes.map((change) => change.id));
-    // In the order asked for.
-    const opened = ids === 'all' ? result.changes.map((change) => change.id) : [...new Set(ids)].filter((id) => changed.has(id));
-    return { opened, counts: result.counts };
+  open(appId: string, userId: string, ids: readonly string[] | 'all', now: Date): Promise<{ opened: string[]; counts: Counts }> {
+    return openThroughBulk(this, appId, userId, ids, now);
   }
 
-  async delete(appId: string, userId: string, id: string): Promise<Counts | null> {
-    const result = await this.bulk(appId, userId, 'delete', { ids: [id] }, new Date());
-    return result.changes.length === 0 ? null : result.counts;
+  delete(appId: string, userId: string, id: string): Promise<Counts | null> {
+    return deleteThroughBulk(this, appId, userId, id, new Date());
   }
 
   async bulk(appId: string, userId: string, action: BulkAction, target: BulkTarget, now: Date): Promise<BulkResult> {
