@@ -1,3 +1,20 @@
+/** The dark theme's colours: used when the system prefers dark (unless theme=light) and for theme=dark. */
+const DARK_PALETTE = `
+  --herald-accent: #8b93ff;
+  --herald-accent-fg: #0f1117;
+  --herald-bg: #181b22;
+  --herald-fg: #e8eaef;
+  --herald-muted: #a3aab6;
+  --herald-border: #2c313c;
+  --herald-hover: #21252e;
+  --herald-unread-bg: #1f2236;
+  --herald-unread-dot: #8b93ff;
+  --herald-warning-bg: #3a2c10;
+  --herald-warning-fg: #ffd58a;
+  --herald-error-fg: #ff8f85;
+  --herald-shadow: 0 18px 48px rgba(0, 0, 0, 0.5), 0 2px 6px rgba(0, 0, 0, 0.4);
+`;
+
 /** The shadow-DOM stylesheet of `<herald-inbox>`: every colour and size is a `--herald-*` custom property. */
 export const INBOX_CSS = `
 :host {
@@ -30,37 +47,9 @@ export const INBOX_CSS = `
   color: var(--herald-fg);
 }
 @media (prefers-color-scheme: dark) {
-  :host(:not([theme=light])) {
-    --herald-accent: #8b93ff;
-    --herald-accent-fg: #0f1117;
-    --herald-bg: #181b22;
-    --herald-fg: #e8eaef;
-    --herald-muted: #a3aab6;
-    --herald-border: #2c313c;
-    --herald-hover: #21252e;
-    --herald-unread-bg: #1f2236;
-    --herald-unread-dot: #8b93ff;
-    --herald-warning-bg: #3a2c10;
-    --herald-warning-fg: #ffd58a;
-    --herald-error-fg: #ff8f85;
-    --herald-shadow: 0 18px 48px rgba(0, 0, 0, 0.5), 0 2px 6px rgba(0, 0, 0, 0.4);
-  }
+  :host(:not([theme=light])) {${DARK_PALETTE}  }
 }
-:host([theme=dark]) {
-  --herald-accent: #8b93ff;
-  --herald-accent-fg: #0f1117;
-  --herald-bg: #181b22;
-  --herald-fg: #e8eaef;
-  --herald-muted: #a3aab6;
-  --herald-border: #2c313c;
-  --herald-hover: #21252e;
-  --herald-unread-bg: #1f2236;
-  --herald-unread-dot: #8b93ff;
-  --herald-warning-bg: #3a2c10;
-  --herald-warning-fg: #ffd58a;
-  --herald-error-fg: #ff8f85;
-  --herald-shadow: 0 18px 48px rgba(0, 0, 0, 0.5), 0 2px 6px rgba(0, 0, 0, 0.4);
-}
+:host([theme=dark]) {${DARK_PALETTE}}
 :host([layout=inline]) { display: block; }
 *, *::before, *::after { box-sizing: border-box; }
 [hidden] { display: none !important; }
