@@ -4,19 +4,18 @@
  * one; a script in the page uses a token function. Skipped, saying so, when Chromium is absent.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { backendCaller, countsOf, tokenFor } from '../helpers/inbox.js';
 import { pushMany } from '../helpers/inbox-client.js';
 import { sleep } from '../helpers/wait.js';
+import { CHROMIUM_MISSING, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_DIR = fileURLToPath(new URL('../../../examples/browser/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
 
@@ -48,13 +47,7 @@ describe('InboxClient in a browser', { timeout: 40_000 }, () => {
   before(async () => {
     harness = await startHarness({ apps: [TEST_APP] });
     example = await serveExample();
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        timeout: 15_000,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
-    }
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -71,7 +64,7 @@ describe('InboxClient in a browser', { timeout: 40_000 }, () => {
 
   it('shows a live notification and the badge on the example page, and opens it', async (t) => {
     if (!browser) {
-      t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+      t.skip(CHROMIUM_MISSING);
       return;
     }
     const [first] = await pushMany(harness, 'wes', 1, 'waiting for wes');
@@ -104,7 +97,7 @@ describe('InboxClient in a browser', { timeout: 40_000 }, () => {
 
   it('imports the bundle in a page script and uses a token function', async (t) => {
     if (!browser) {
-      t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+      t.skip(CHROMIUM_MISSING);
       return;
     }
     await pushMany(harness, 'xia', 3, 'for xia');

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HeraldError, HeraldNetworkError, HeraldRequestError, type InboxClient } from '../../src/client/index.js';
-import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
-import { assertExactly, ClientPool, pushMany } from '../helpers/inbox-client.js';
+import { assertExactly, clientSuite, pushMany } from '../helpers/inbox-client.js';
 import { backendCaller, sdkPush } from '../helpers/inbox.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { Errors } from '../../src/protocol/errors.js';
@@ -15,22 +14,13 @@ import { sleep, waitFor } from '../helpers/wait.js';
 const openedIds = (inbox: InboxClient) => inbox.notifications.filter((n) => n.opened).map((n) => n.id);
 
 describe('InboxClient across devices', () => {
-  let harness: Harness;
-  let pool: ClientPool;
-  before(async () => {
-    harness = await startHarness({ apps: [TEST_APP] });
-    pool = new ClientPool(harness);
-  });
-  after(async () => {
-    await pool.disposeAll();
-    await harness.close();
-  });
+  const suite = clientSuite();
 
   it('keeps two clients of one user in sync through markOpened, markAllOpened and remove', { timeout: 10_000 }, async () => {
-    const phone = pool.create('lin');
-    const laptop = pool.create('lin');
+    const phone = suite.pool.create('lin');
+    const laptop = suite.pool.create('lin');
     await Promise.all([phone.init(), laptop.init()]);
-    const ids = await pushMany(harness, 'lin', 4, 'hello');
+    const ids = await pushMany(suite.harness, 'lin', 4, 'hello');
     await waitFor(() => phone.notifications.length === 4 && laptop.notifications.length === 4, 'both clients to hold 4');
     assert.equal(phone.pendingNotificationsCount, 4);
     assert.equal(laptop.pendingNotificationsCount, 4);
@@ -50,7 +40,7 @@ describe('InboxClient across devices', () => {
     await waitFor(() => phone.pendingNotificationsCount === 0 && openedIds(phone).length === 4, 'the phone to see all opened');
 
     // Two more arrive; one is removed on the phone, the laptop drops it too.
-    const more = await pushMany(harness, 'lin', 2, 'more');
+    const more = await pushMany(suite.harness, 'lin', 2, 'more');
     await waitFor(() => phone.pendingNotificationsCount === 2 && laptop.pendingNotificationsCount === 2, 'both to count 2 new ones');
     await phone.remove(more[0]);
     assertExactly(phone.notifications, [...ids, more[1]]);
@@ -69,17 +59,17 @@ describe('InboxClient across devices', () => {
   });
 
   it('takes opens and deletes made on another device while it was away', { timeout: 10_000 }, async () => {
-    const phone = pool.create('pat', { pageSize: 5 });
-    const laptop = pool.create('pat');
+    const phone = suite.pool.create('pat', { pageSize: 5 });
+    const laptop = suite.pool.create('pat');
     await Promise.all([phone.init(), laptop.init()]);
-    const ids = await pushMany(harness, 'pat', 8, 'away');
+    const ids = await pushMany(suite.harness, 'pat', 8, 'away');
     await waitFor(() => phone.notifications.length === 8 && laptop.notifications.length === 8, 'both to hold 8');
 
     await phone.unsubscribe();
     await laptop.markOpened([ids[7], ids[5]]);
     await laptop.remove(ids[6]);
     await laptop.remove(ids[1]); // older than the phone's page of 5: the change feed tells of it too
-    const [newer] = await pushMany(harness, 'pat', 1, 'while away');
+    const [newer] = await pushMany(suite.harness, 'pat', 1, 'while away');
     await phone.subscribe();
 
     await waitFor(() => phone.notifications.length === 7, 'the change feed applied');
@@ -94,22 +84,22 @@ describe('InboxClient across devices', () => {
     // first, so an open made after it reaches the client only as a live event, held back in the
     // buffer until the catch-up ends, then replayed.
     const latency = 200;
-    const proxy = await TcpProxy.start(harness.port);
+    const proxy = await TcpProxy.start(suite.harness.port);
     try {
-      const inbox = pool.create('ora', { port: proxy.port });
+      const inbox = suite.pool.create('ora', { port: proxy.port });
       await inbox.init();
-      const ids = await pushMany(harness, 'ora', 3, 'buffered');
+      const ids = await pushMany(suite.harness, 'ora', 3, 'buffered');
       await waitFor(() => inbox.pendingNotificationsCount === 3, 'count 3');
 
       proxy.latencyMs = latency;
-      const channel = () => harness.server.realtime.hubOf(harness.app.id)?.channels.get('private-ora')?.subscribers;
+      const channel = () => suite.harness.server.realtime.hubOf(suite.harness.app.id)?.channels.get('private-ora')?.subscribers;
       for (const connection of channel() ?? []) connection.close(Errors.shuttingDown());
       await waitFor(() => (channel()?.size ?? 0) === 0, 'the old connection to go');
       await waitFor(() => (channel()?.size ?? 0) === 1, 'the client to subscribe again', 5_000);
       // subscription_succeeded reaches the client after 1 latency; its count request reaches the
       // server after 2, its catch-up page request after 4: open in the middle, after 3.
       await sleep(3 * latency);
-      const opened = await backendCaller(harness)<{ unread: number }>('POST', '/users/ora/notifications/open', { ids: [ids[0]] });
+      const opened = await backendCaller(suite.harness)<{ unread: number }>('POST', '/users/ora/notifications/open', { ids: [ids[0]] });
       assert.equal(opened.body.unread, 2);
       await waitFor(() => inbox.pendingNotificationsCount === 2 && openedIds(inbox).length === 1, 'the open to show on the client', 5_000);
       assert.deepEqual(openedIds(inbox), [ids[0]]);
@@ -121,9 +111,9 @@ describe('InboxClient across devices', () => {
   });
 
   it('records a button press, and rejects one of a button the notification does not have', { timeout: 10_000 }, async () => {
-    const inbox = pool.create('ned');
+    const inbox = suite.pool.create('ned');
     await inbox.init();
-    const answer = await sdkPush(harness.backend(), { user_ids: ['ned'], notification: { content: 'Your order shipped', buttons: [{ id: 'track', text: 'Track' }] } });
+    const answer = await sdkPush(suite.harness.backend(), { user_ids: ['ned'], notification: { content: 'Your order shipped', buttons: [{ id: 'track', text: 'Track' }] } });
     const id = answer.notifications[0].id;
     await waitFor(() => inbox.notifications.length === 1, 'the notification');
     assert.deepEqual(inbox.notifications[0].buttons, [{ id: 'track', text: 'Track', icon: null }]);
@@ -132,9 +122,9 @@ describe('InboxClient across devices', () => {
   });
 
   it('rolls markOpened back when the server refuses it, and rejects with a typed error also sent to errors', { timeout: 10_000 }, async () => {
-    const inbox = pool.create('max');
+    const inbox = suite.pool.create('max');
     await inbox.init();
-    const ids = await pushMany(harness, 'max', 3, 'refused');
+    const ids = await pushMany(suite.harness, 'max', 3, 'refused');
     await waitFor(() => inbox.pendingNotificationsCount === 3, 'count 3');
     const errors: HeraldError[] = [];
     inbox.errors.listen((error) => errors.push(error));
@@ -159,11 +149,11 @@ describe('InboxClient across devices', () => {
   });
 
   it('rolls markOpened and markAllOpened back when the network does not answer', { timeout: 10_000 }, async () => {
-    const proxy = await TcpProxy.start(harness.port);
+    const proxy = await TcpProxy.start(suite.harness.port);
     try {
-      const inbox = pool.create('kim', { port: proxy.port, requestTimeoutMs: 500 });
+      const inbox = suite.pool.create('kim', { port: proxy.port, requestTimeoutMs: 500 });
       await inbox.init();
-      const ids = await pushMany(harness, 'kim', 2, 'silent');
+      const ids = await pushMany(suite.harness, 'kim', 2, 'silent');
       await waitFor(() => inbox.pendingNotificationsCount === 2, 'count 2');
       const errors: HeraldError[] = [];
       inbox.errors.listen((error) => errors.push(error));

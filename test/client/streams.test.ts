@@ -1,29 +1,19 @@
 /** InboxClient streams: stop functions, current value for late listeners, `for await`, and the end on dispose(). */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { HeraldError } from '../../src/client/index.js';
-import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
-import { ClientPool, pushMany } from '../helpers/inbox-client.js';
+import { clientSuite, pushMany } from '../helpers/inbox-client.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 describe('InboxClient streams', () => {
-  let harness: Harness;
-  let pool: ClientPool;
-  before(async () => {
-    harness = await startHarness({ apps: [TEST_APP] });
-    pool = new ClientPool(harness);
-  });
-  after(async () => {
-    await pool.disposeAll();
-    await harness.close();
-  });
+  const suite = clientSuite();
 
   it('gives late listeners the current value at once, and stops a listener when asked', { timeout: 10_000 }, async () => {
-    const inbox = pool.create('nia');
+    const inbox = suite.pool.create('nia');
     const early: number[] = [];
     const stopEarly = inbox.pendingNotificationsCountStream.listen((n) => early.push(n));
     assert.deepEqual(early, [0], 'the current value, synchronously');
-    await pushMany(harness, 'nia', 2);
+    await pushMany(suite.harness, 'nia', 2);
     await inbox.init();
     assert.deepEqual(early, [0, 2]);
 
@@ -36,7 +26,7 @@ describe('InboxClient streams', () => {
 
     stopEarly();
     stopList();
-    await pushMany(harness, 'nia', 1);
+    await pushMany(suite.harness, 'nia', 1);
     await waitFor(() => late.length === 2, 'the late listener to see 3');
     assert.deepEqual(late, [2, 3]);
     assert.deepEqual(early, [0, 2], 'a stopped listener hears nothing more');
@@ -44,7 +34,7 @@ describe('InboxClient streams', () => {
   });
 
   it('reports a throwing listener on errors and keeps delivering to the others', { timeout: 10_000 }, async () => {
-    const inbox = pool.create('oli');
+    const inbox = suite.pool.create('oli');
     await inbox.init();
     const errors: HeraldError[] = [];
     inbox.errors.listen((error) => errors.push(error));
@@ -53,7 +43,7 @@ describe('InboxClient streams', () => {
     });
     const seen: number[] = [];
     inbox.pendingNotificationsCountStream.listen((n) => seen.push(n));
-    await pushMany(harness, 'oli', 1);
+    await pushMany(suite.harness, 'oli', 1);
     await waitFor(() => seen.includes(1), 'the healthy listener');
     assert.equal(inbox.notifications.length, 1);
     assert.equal(errors.length, 1);
@@ -61,7 +51,7 @@ describe('InboxClient streams', () => {
   });
 
   it('iterates pendingNotificationsCountStream with for await, and finishes it on dispose()', { timeout: 10_000 }, async () => {
-    const inbox = pool.create('pia');
+    const inbox = suite.pool.create('pia');
     await inbox.init();
     // One loop breaks out by itself once it has seen 3.
     const upToThree = (async () => {
@@ -86,7 +76,7 @@ describe('InboxClient streams', () => {
       return last;
     })();
 
-    const ids = await pushMany(harness, 'pia', 3);
+    const ids = await pushMany(suite.harness, 'pia', 3);
     assert.deepEqual(await withDeadline(upToThree, 'the first loop'), [0, 1, 2, 3]);
     await inbox.markOpened([ids[0]]);
     await sleep(50);

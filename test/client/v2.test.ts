@@ -13,7 +13,7 @@ import type { Notification } from '../../src/client/notifications.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { sdkPush } from '../helpers/inbox.js';
-import { ClientPool } from '../helpers/inbox-client.js';
+import { ClientPool, clientSuite } from '../helpers/inbox-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { deletePrefix, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix } from '../cluster/cluster-helpers.js';
 
@@ -71,16 +71,7 @@ async function scenario(phoneNode: Harness, laptopNode: Harness, tabletNode: Har
 }
 
 describe('InboxClient v2 on one node', () => {
-  let harness: Harness;
-  let pool: ClientPool;
-  before(async () => {
-    harness = await startHarness({ apps: [TEST_APP] });
-    pool = new ClientPool(harness);
-  });
-  after(async () => {
-    await pool.disposeAll();
-    await harness.close();
-  });
+  const suite = clientSuite();
 
   it('channelForUser writes ids outside the channel alphabet as = and base64url', () => {
     assert.equal(channelForUser('private-{userId}', 'auth0|123'), 'private-=YXV0aDB8MTIz');
@@ -90,12 +81,12 @@ describe('InboxClient v2 on one node', () => {
   });
 
   it('two devices change state while a third is offline; all converge, the third through /changes (user auth0|42)', async () => {
-    await scenario(harness, harness, harness, pool, pool, pool, 'auth0|42');
+    await scenario(suite.harness, suite.harness, suite.harness, suite.pool, suite.pool, suite.pool, 'auth0|42');
   });
 
   it('markAllOpened leaves a notification that arrives later unread (up_to_seq); views count their own', async () => {
-    await seed(harness, 'fay');
-    const client = pool.create('fay');
+    await seed(suite.harness, 'fay');
+    const client = suite.pool.create('fay');
     await client.init();
     const social = client.view({ category: ['social'] });
     await social.ready();
@@ -103,7 +94,7 @@ describe('InboxClient v2 on one node', () => {
     await waitFor(() => social.counts.unread === 0, 'social read', 5_000);
     assert.deepEqual(client.countsStream.value, { unseen: 3, unread: 3, total: 5 });
     await client.markAllOpened();
-    await sdkPush(harness.backend(), { user_ids: ['fay'], notification: { id: 'late', content: 'late' } });
+    await sdkPush(suite.harness.backend(), { user_ids: ['fay'], notification: { id: 'late', content: 'late' } });
     await waitFor(() => client.notifications[0]?.id === 'late' && client.countsStream.value.unread === 1, 'only the late one unread', 5_000);
     const counts = await client.counts({ all: {}, billing: { category: ['billing'] } });
     assert.deepEqual(counts.views, { all: { unseen: 1, unread: 1, total: 6 }, billing: { unseen: 0, unread: 0, total: 3 } });

@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { PusherJs } from '../../src/client/pusher-js.js';
 import { connected, sdkChannelAuth, subscribed } from '../helpers/auth.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { sleep } from '../helpers/wait.js';
 import { ADMIN_TOKEN, adminCall, bearer } from './admin-helpers.js';
+import { CHROMIUM_MISSING, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OTHER_APP = { id: 'other-app', key: 'other-key', secret: 'other-secret' };
 const IMG_DIR = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 
@@ -36,13 +36,7 @@ describe('dashboard and demo in Chromium', { timeout: 60_000 }, () => {
 
   before(async () => {
     harness = await startHarness({ apps: [TEST_APP, OTHER_APP], deps: { dashboard: { adminToken: ADMIN_TOKEN }, demo: { appId: TEST_APP.id } } });
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        timeout: 15_000,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
-    }
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -69,7 +63,7 @@ describe('dashboard and demo in Chromium', { timeout: 60_000 }, () => {
   const skipWithoutChromium = (t: { skip: (message: string) => void }): boolean => {
     problems.length = 0;
     if (browser) return false;
-    t.skip(`SKIP: chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+    t.skip(CHROMIUM_MISSING);
     return true;
   };
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { InboxClient, type InboxClientOptions } from '../../src/client/index.js';
 import type { Notification } from '../../src/client/notifications.js';
 import type { App } from '../../src/config/apps.js';
-import type { Harness } from './harness.js';
+import { after, before } from 'node:test';
+import { startHarness, TEST_APP, type Harness } from './harness.js';
 import { sdkPush, tokenFor } from './inbox.js';
 
 /** Creates InboxClients for a harness and disposes every one of them at the end of a test. */
@@ -33,6 +34,38 @@ export class ClientPool {
   async disposeAll(): Promise<void> {
     await Promise.all(this.clients.splice(0).map((client) => client.dispose()));
   }
+}
+
+/** The harness (one node, TEST_APP) and client pool a suite shares: set up before its first test, closed after its last. */
+export interface ClientSuite {
+  readonly harness: Harness;
+  readonly pool: ClientPool;
+}
+
+/** Registers the suite's before/after hooks; read `harness` and `pool` from the result inside tests. */
+export function clientSuite(): ClientSuite {
+  let started: { harness: Harness; pool: ClientPool } | null = null;
+  const current = () => {
+    if (!started) throw new Error('the client suite is used before its before() hook ran');
+    return started;
+  };
+  before(async () => {
+    const harness = await startHarness({ apps: [TEST_APP] });
+    started = { harness, pool: new ClientPool(harness) };
+  });
+  after(async () => {
+    if (!started) return;
+    await started.pool.disposeAll();
+    await started.harness.close();
+  });
+  return {
+    get harness() {
+      return current().harness;
+    },
+    get pool() {
+      return current().pool;
+    },
+  };
 }
 
 /** Pushes `count` notifications to one user, one call each, in order; resolves with their ids. */

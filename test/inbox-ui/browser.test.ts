@@ -11,15 +11,15 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { backendCaller, countsOf, sdkPush } from '../helpers/inbox.js';
 import { pushMany } from '../helpers/inbox-client.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { sleep } from '../helpers/wait.js';
 import { serveAppPages, type AppPages } from './pages.js';
+import { CHROMIUM_MISSING, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const IMG_DIR = fileURLToPath(new URL('../../../docs/img/', import.meta.url));
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -66,6 +66,23 @@ async function unreadOnServer(harness: Harness, user: string, expected: number):
 }
 
 /** A few realistic notifications, for the screenshots and the accessibility check. */
+/**
+ * An element's box once the layout holds still: the same box twice in a row. Right after the feed
+ * opens, live updates re-render rows and the popover settles, and Playwright answers null for an
+ * element caught between two renders.
+ */
+async function settledBox(locator: Locator): Promise<{ x: number; y: number; width: number; height: number }> {
+  let last: string | null = null;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const box = await locator.boundingBox();
+    const key = box && JSON.stringify(box);
+    if (box && key === last) return box;
+    last = key;
+    await sleep(20);
+  }
+  throw new Error(`the box of ${String(locator)} did not settle within 50 looks`);
+}
+
 async function pushShowcase(harness: Harness, pages: AppPages, user: string, language: 'en' | 'ar' = 'en'): Promise<string[]> {
   const backend = harness.backend();
   const arabic = [
@@ -106,13 +123,7 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
   before(async () => {
     harness = await startHarness({ apps: [TEST_APP] });
     pages = await serveAppPages(harness);
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        timeout: 15_000,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
-    }
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -134,7 +145,7 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
   const skipWithoutChromium = (t: { skip: (message: string) => void }): boolean => {
     problems.length = 0;
     if (browser) return false;
-    t.skip(`SKIP: chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+    t.skip(CHROMIUM_MISSING);
     return true;
   };
 
@@ -302,11 +313,11 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     assert.match((await part.rows(page).first().locator('time').textContent()) ?? '', /[\u0600-\u06FF]/, 'the relative time is in Arabic');
     // Right to left: the unread dot is left of the text, and the popover opens toward the page's start side.
     const row = part.rows(page).first();
-    const dot = (await row.locator('.dot').boundingBox())!;
-    const text = (await row.locator('.text').boundingBox())!;
+    const dot = await settledBox(row.locator('.dot'));
+    const text = await settledBox(row.locator('.text'));
     assert.ok(dot.x < text.x, 'the dot is on the left in RTL');
-    const bell = (await part.bell(page).boundingBox())!;
-    const panel = (await page.locator('herald-inbox [part~="panel"]').boundingBox())!;
+    const bell = await settledBox(part.bell(page));
+    const panel = await settledBox(page.locator('herald-inbox [part~="panel"]'));
     assert.ok(Math.abs(panel.x - bell.x) < 2, 'the popover is aligned with the bell on its left edge');
     const path = screenshotPath('inbox-rtl.png');
     if (path) await page.screenshot({ path });

@@ -5,16 +5,15 @@
  * local push service, it shows the notification; a click marks it opened on the server.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { signedCall } from '../helpers/inbox.js';
 import { waitFor } from '../helpers/wait.js';
 import { LocalPushService } from './local-push-service.js';
 import { userCall } from './push-helpers.js';
+import { CHROMIUM_MISSING, launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const APP = { id: 'sw-app', key: 'sw-key', secret: 'sw-secret', push: { default: { policy: 'if_unseen', delay_seconds: 0, ttl_seconds: 600 } } };
 
 interface ShownNotification {
@@ -34,12 +33,8 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
   before(async () => {
     await service.start();
     harness = await startHarness({ apps: [APP], deps: { push: { pollIntervalMs: 40 }, demo: { appId: APP.id } } });
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        timeout: 15_000,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
+    browser = await launchChromium();
+    if (browser) {
       context = await browser.newContext();
     }
   });
@@ -61,7 +56,7 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
 
   it('shows a pushed notification and marks it opened on a click', async (t) => {
     if (!browser) {
-      t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+      t.skip(CHROMIUM_MISSING);
       return;
     }
     const body = await pushedBody('wes', {
@@ -148,7 +143,7 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
 
   it('the demo page offers "notify me when I\'m away", which registers the service worker over /demo', async (t) => {
     if (!browser) {
-      t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium)`);
+      t.skip(CHROMIUM_MISSING);
       return;
     }
     const demo = await browser.newContext();
