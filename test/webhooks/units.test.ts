@@ -8,7 +8,6 @@ import { Batcher } from '../../src/webhooks/batcher.js';
 import { LeaveDelay, type AppEvent } from '../../src/webhooks/leave-delay.js';
 import { ignoredHeaders, signBody, webhookHeaders } from '../../src/webhooks/signature.js';
 import { fromRealtimeEvent, wants, type WebhookEvent } from '../../src/webhooks/webhook-events.js';
-import { sleep } from '../helpers/wait.js';
 
 const app = defineApp({ id: 'unit-app', key: 'unit-key', secret: 'unit-secret' });
 
@@ -80,7 +79,8 @@ describe('webhook signing and headers', () => {
 describe('LeaveDelay', () => {
   const item = (event: WebhookEvent, appId = 'a'): AppEvent => ({ appId, event });
 
-  it('releases a leave after the delay, and drops a leave undone in time together with its come-back', async () => {
+  it('releases a leave after the delay, and drops a leave undone in time together with its come-back', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const released: AppEvent[] = [];
     const delay = new LeaveDelay(60, (e) => released.push(e));
     assert.equal(delay.offer(item({ name: 'channel_occupied', channel: 'c' })), false, 'a come-back with nothing held passes');
@@ -93,7 +93,9 @@ describe('LeaveDelay', () => {
     assert.equal(delay.offer(item({ name: 'member_added', channel: 'p', user_id: 'u' })), true, 'member back: both dropped');
     assert.equal(delay.offer(item({ name: 'cache_miss', channel: 'c' })), false);
     assert.equal(delay.size, 2);
-    await sleep(120);
+    t.mock.timers.tick(59);
+    assert.deepEqual(released, [], 'nothing before the delay ran out');
+    t.mock.timers.tick(1);
     assert.deepEqual(released, [item({ name: 'member_removed', channel: 'p', user_id: 'v' }), item({ name: 'channel_vacated', channel: 'c' }, 'other-app')]);
     assert.equal(delay.size, 0);
   });
@@ -110,7 +112,8 @@ describe('LeaveDelay', () => {
 });
 
 describe('Batcher', () => {
-  it('makes one batch per app and target per window, and a full batch at once', async () => {
+  it('makes one batch per app and target per window, and a full batch at once', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const batches: NewWebhookBatch[] = [];
     let now = 1_000;
     const batcher = new Batcher(50, 3, () => now, (b) => batches.push(b));
@@ -124,7 +127,7 @@ describe('Batcher', () => {
     assert.equal(batches.length, 1, 'the third event filled t1\'s batch');
     assert.deepEqual(JSON.parse(batches[0].body), { time_ms: 1_000, events: [event('1'), event('2'), event('5')] });
     now = 1_050;
-    await sleep(100);
+    t.mock.timers.tick(50);
     assert.deepEqual(
       batches.map((b) => [b.appId, b.target, JSON.parse(b.body).events.length, b.createdAt.getTime(), b.nextAttemptAt.getTime()]),
       [
