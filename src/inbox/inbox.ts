@@ -144,6 +144,8 @@ export class Inbox {
   deliver(rows: readonly StoredNotification[], onePush = false): void {
     let frames: NotificationFrames | null = null;
     let app: App | undefined;
+    /** The delivered rows of each app, for their change events. */
+    const delivered = new Map<App, StoredNotification[]>();
     for (const row of rows) {
       if (!onePush || app === undefined) app = this.deps.apps.findById(row.appId);
       if (!app) continue;
@@ -154,24 +156,20 @@ export class Inbox {
       const shared = frames;
       this.deps.realtime.publishFrame(app, channel, app.inboxEventName, shared.frame(channel, seq), () => shared.data(seq));
       this.counters.deliveries++;
+      const ofApp = delivered.get(app);
+      if (ofApp) ofApp.push(row);
+      else delivered.set(app, [row]);
     }
-    if (rows.length > 0) void this.announceDelivered(rows);
+    if (delivered.size > 0) void this.announceDelivered(delivered);
   }
 
   /** The change events of delivered rows: counts read in batches after the notifications went out. */
-  private async announceDelivered(rows: readonly StoredNotification[]): Promise<void> {
-    const byApp = new Map<string, StoredNotification[]>();
-    for (const row of rows) {
-      const app = this.deps.apps.findById(row.appId);
-      if (!app || liveInboxChannel(app, row.userId) === null) continue;
-      byApp.set(row.appId, [...(byApp.get(row.appId) ?? []), row]);
-    }
+  private async announceDelivered(delivered: ReadonlyMap<App, readonly StoredNotification[]>): Promise<void> {
     try {
-      for (const [appId, appRows] of byApp) {
-        const app = this.deps.apps.findById(appId)!;
+      for (const [app, appRows] of delivered) {
         for (let i = 0; i < appRows.length; i += COUNT_BATCH) {
           const batch = appRows.slice(i, i + COUNT_BATCH);
-          const counts = await this.deps.store.countUsers(appId, batch.map((row) => row.userId), new Date(this.deps.now()));
+          const counts = await this.deps.store.countUsers(app.id, batch.map((row) => row.userId), new Date(this.deps.now()));
           for (const row of batch) {
             const userCounts = counts.get(row.userId);
             if (userCounts && row.changeSeq !== null) this.publishChanged(app, row.userId, row.changeSeq, [row.id], userCounts);
