@@ -4,6 +4,7 @@
  * badge, and on a click marks the notification opened on Herald (with the push's receipt), records
  * the button pressed, and opens or focuses the app. `?herald=` names Herald's URL, `?open=` the page.
  */
+import { isPushBody, notificationOf, type PushBody } from './push-display.js';
 
 /** The parts of the service worker global this script uses (the DOM library has no worker types). */
 interface WorkerGlobal {
@@ -40,23 +41,6 @@ interface ClickEventLike extends ExtendableEventLike {
   readonly notification: { readonly data: unknown; close(): void };
 }
 
-/** The body Herald pushes (design.md §6): the notification JSON plus the badge and the receipt. */
-interface PushBody {
-  readonly id: string | null;
-  readonly heading: string | null;
-  readonly content: string;
-  readonly image_url?: string | null;
-  readonly payload?: unknown;
-  readonly buttons?: readonly { id: string; text: string; icon: string | null }[];
-  readonly created_at?: string;
-  readonly badge: number;
-  readonly tag: string;
-  readonly app_id: string;
-  readonly user_id: string;
-  readonly receipt: string | null;
-  readonly message_id?: string;
-}
-
 const sw = globalThis as unknown as WorkerGlobal & { clients: WorkerGlobal['clients'] & { claim(): Promise<void> } };
 const params = new URL(sw.location.href).searchParams;
 const heraldUrl = params.get('herald');
@@ -69,11 +53,6 @@ function keepAlive(event: ExtendableEventLike, work: Promise<unknown>): void {
   } catch {
     // Not a browser-dispatched event: nothing to keep alive.
   }
-}
-
-function isPushBody(value: unknown): value is PushBody {
-  const body = value as PushBody | null;
-  return typeof body === 'object' && body !== null && typeof body.content === 'string' && typeof body.app_id === 'string' && typeof body.tag === 'string';
 }
 
 const SEEN_CACHE = 'herald-push-seen';
@@ -99,18 +78,8 @@ async function seenBefore(messageId: string | undefined): Promise<boolean> {
 }
 
 async function show(body: PushBody): Promise<void> {
-  const repeated = await seenBefore(body.message_id);
-  const title = body.heading ?? body.content;
-  await sw.registration.showNotification(title, {
-    body: body.heading === null ? undefined : body.content,
-    image: body.image_url ?? undefined,
-    tag: body.tag,
-    renotify: !repeated,
-    silent: repeated,
-    timestamp: body.created_at ? Date.parse(body.created_at) : undefined,
-    actions: (body.buttons ?? []).map((button) => ({ action: button.id, title: button.text, icon: button.icon ?? undefined })),
-    data: body,
-  });
+  const { title, options } = notificationOf(body, await seenBefore(body.message_id));
+  await sw.registration.showNotification(title, options);
   await sw.navigator.setAppBadge?.(body.badge).catch(() => undefined);
 }
 
