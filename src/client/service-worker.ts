@@ -5,6 +5,7 @@
  * the button pressed, and opens or focuses the app. `?herald=` names Herald's URL, `?open=` the page.
  */
 import { isPushBody, notificationOf, type PushBody } from './push-display.js';
+import { indexedDbRegistrations, renewSubscription } from './push-registration.js';
 
 /** The parts of the service worker global this script uses (the DOM library has no worker types). */
 interface WorkerGlobal {
@@ -12,6 +13,7 @@ interface WorkerGlobal {
   readonly registration: {
     readonly scope: string;
     showNotification(title: string, options: Record<string, unknown>): Promise<void>;
+    readonly pushManager: { subscribe(options: { userVisibleOnly: boolean; applicationServerKey: BufferSource }): Promise<PushSubscription> };
   };
   readonly clients: {
     matchAll(options: { type: 'window'; includeUncontrolled: boolean }): Promise<{ url: string; focus(): Promise<unknown>; navigate?(url: string): Promise<unknown> }[]>;
@@ -23,6 +25,7 @@ interface WorkerGlobal {
   readonly navigator: { setAppBadge?(count: number): Promise<void>; clearAppBadge?(): Promise<void> };
   addEventListener(type: 'push', listener: (event: PushEventLike) => void): void;
   addEventListener(type: 'notificationclick', listener: (event: ClickEventLike) => void): void;
+  addEventListener(type: 'pushsubscriptionchange', listener: (event: SubscriptionChangeEventLike) => void): void;
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEventLike) => void): void;
   skipWaiting(): Promise<void>;
   readonly clientsClaim?: never;
@@ -34,6 +37,11 @@ interface ExtendableEventLike {
 
 interface PushEventLike extends ExtendableEventLike {
   readonly data: { json(): unknown } | null;
+}
+
+interface SubscriptionChangeEventLike extends ExtendableEventLike {
+  readonly oldSubscription?: PushSubscription | null;
+  readonly newSubscription?: PushSubscription | null;
 }
 
 interface ClickEventLike extends ExtendableEventLike {
@@ -135,4 +143,19 @@ sw.addEventListener('notificationclick', (event) => {
   const body = event.notification.data;
   if (!isPushBody(body)) return;
   keepAlive(event, Promise.all([markOpened(body, event.action), focusOrOpen(targetOf(body))]));
+});
+
+// The browser replaced the subscription: subscribe again with the app's key, register the new one
+// and remove the old device (what enableWebPush stored in IndexedDB names the user and Herald).
+sw.addEventListener('pushsubscriptionchange', (event) => {
+  keepAlive(
+    event,
+    renewSubscription({
+      store: indexedDbRegistrations,
+      newSubscription: event.newSubscription?.toJSON() ?? null,
+      oldKey: event.oldSubscription?.options.applicationServerKey ?? null,
+      subscribe: async (applicationServerKey) => (await sw.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey })).toJSON(),
+      fetch: (input, init) => fetch(input, init),
+    }),
+  );
 });

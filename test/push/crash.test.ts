@@ -96,10 +96,14 @@ describe('push crash safety (real process, SIGKILL)', () => {
       const deadline = Date.now() + 15_000;
       while (service.received.length - before < 12 && Date.now() < deadline) await sleep(5);
       const sentBeforeKill = service.received.length - before;
+      const killedAt = Date.now();
       await node.kill();
       const inFlight = inFlightAt(databaseFile);
       for (const key of inFlight) inFlightAtKills.add(key);
-      t.diagnostic(`round ${round}: ${sentBeforeKill} accepted when the kill was sent, ${inFlight.length} deliveries in flight at the kill`);
+      // How long before the kill the push service had accepted what was still in flight (negative: after it, already on the wire).
+      const acceptedAt = new Map(service.received.map((push) => [`${push.subscription}|${String(push.body.message_id)}`, push.at]));
+      const ages = inFlight.map((key) => (acceptedAt.has(key) ? killedAt - acceptedAt.get(key)! : 'never'));
+      t.diagnostic(`round ${round}: ${sentBeforeKill} accepted when the kill was sent, ${inFlight.length} in flight at the kill, accepted ms before it: ${ages.join(' ')}`);
       if (service.received.length - before < PER_ROUND * 2 && sentBeforeKill > 0) killedMidStream++;
       for (const [i, outcome] of (await replies).entries()) if (outcome.status === 'fulfilled' && outcome.value.status === 200) pushed.set(ids[i], USERS[i % USERS.length]);
       node = await start();
