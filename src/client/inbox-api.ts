@@ -42,6 +42,11 @@ export class InboxApi {
     this.userPath = `/apps/${encodeURIComponent(appId)}/users/${encodeURIComponent(userId)}/notifications`;
   }
 
+  /** The current user token (what the push service worker stores to re-register a changed subscription). */
+  token(): Promise<string> {
+    return this.tokens.get();
+  }
+
   /** Aborts every request in flight; later requests fail at once. */
   close(): void {
     this.closed = true;

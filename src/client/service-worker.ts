@@ -4,6 +4,8 @@
  * badge, and on a click marks the notification opened on Herald (with the push's receipt), records
  * the button pressed, and opens or focuses the app. `?herald=` names Herald's URL, `?open=` the page.
  */
+import { isPushBody, notificationOf, type PushBody } from './push-display.js';
+import { indexedDbRegistrations, renewSubscription } from './push-registration.js';
 
 /** The parts of the service worker global this script uses (the DOM library has no worker types). */
 interface WorkerGlobal {
@@ -11,6 +13,7 @@ interface WorkerGlobal {
   readonly registration: {
     readonly scope: string;
     showNotification(title: string, options: Record<string, unknown>): Promise<void>;
+    readonly pushManager: { subscribe(options: { userVisibleOnly: boolean; applicationServerKey: BufferSource }): Promise<PushSubscription> };
   };
   readonly clients: {
     matchAll(options: { type: 'window'; includeUncontrolled: boolean }): Promise<{ url: string; focus(): Promise<unknown>; navigate?(url: string): Promise<unknown> }[]>;
@@ -22,6 +25,7 @@ interface WorkerGlobal {
   readonly navigator: { setAppBadge?(count: number): Promise<void>; clearAppBadge?(): Promise<void> };
   addEventListener(type: 'push', listener: (event: PushEventLike) => void): void;
   addEventListener(type: 'notificationclick', listener: (event: ClickEventLike) => void): void;
+  addEventListener(type: 'pushsubscriptionchange', listener: (event: SubscriptionChangeEventLike) => void): void;
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEventLike) => void): void;
   skipWaiting(): Promise<void>;
   readonly clientsClaim?: never;
@@ -35,26 +39,14 @@ interface PushEventLike extends ExtendableEventLike {
   readonly data: { json(): unknown } | null;
 }
 
+interface SubscriptionChangeEventLike extends ExtendableEventLike {
+  readonly oldSubscription?: PushSubscription | null;
+  readonly newSubscription?: PushSubscription | null;
+}
+
 interface ClickEventLike extends ExtendableEventLike {
   readonly action: string;
   readonly notification: { readonly data: unknown; close(): void };
-}
-
-/** The body Herald pushes (design.md §6): the notification JSON plus the badge and the receipt. */
-interface PushBody {
-  readonly id: string | null;
-  readonly heading: string | null;
-  readonly content: string;
-  readonly image_url?: string | null;
-  readonly payload?: unknown;
-  readonly buttons?: readonly { id: string; text: string; icon: string | null }[];
-  readonly created_at?: string;
-  readonly badge: number;
-  readonly tag: string;
-  readonly app_id: string;
-  readonly user_id: string;
-  readonly receipt: string | null;
-  readonly message_id?: string;
 }
 
 const sw = globalThis as unknown as WorkerGlobal & { clients: WorkerGlobal['clients'] & { claim(): Promise<void> } };
@@ -69,11 +61,6 @@ function keepAlive(event: ExtendableEventLike, work: Promise<unknown>): void {
   } catch {
     // Not a browser-dispatched event: nothing to keep alive.
   }
-}
-
-function isPushBody(value: unknown): value is PushBody {
-  const body = value as PushBody | null;
-  return typeof body === 'object' && body !== null && typeof body.content === 'string' && typeof body.app_id === 'string' && typeof body.tag === 'string';
 }
 
 const SEEN_CACHE = 'herald-push-seen';
@@ -99,18 +86,8 @@ async function seenBefore(messageId: string | undefined): Promise<boolean> {
 }
 
 async function show(body: PushBody): Promise<void> {
-  const repeated = await seenBefore(body.message_id);
-  const title = body.heading ?? body.content;
-  await sw.registration.showNotification(title, {
-    body: body.heading === null ? undefined : body.content,
-    image: body.image_url ?? undefined,
-    tag: body.tag,
-    renotify: !repeated,
-    silent: repeated,
-    timestamp: body.created_at ? Date.parse(body.created_at) : undefined,
-    actions: (body.buttons ?? []).map((button) => ({ action: button.id, title: button.text, icon: button.icon ?? undefined })),
-    data: body,
-  });
+  const { title, options } = notificationOf(body, await seenBefore(body.message_id));
+  await sw.registration.showNotification(title, options);
   await sw.navigator.setAppBadge?.(body.badge).catch(() => undefined);
 }
 
@@ -166,4 +143,19 @@ sw.addEventListener('notificationclick', (event) => {
   const body = event.notification.data;
   if (!isPushBody(body)) return;
   keepAlive(event, Promise.all([markOpened(body, event.action), focusOrOpen(targetOf(body))]));
+});
+
+// The browser replaced the subscription: subscribe again with the app's key, register the new one
+// and remove the old device (what enableWebPush stored in IndexedDB names the user and Herald).
+sw.addEventListener('pushsubscriptionchange', (event) => {
+  keepAlive(
+    event,
+    renewSubscription({
+      store: indexedDbRegistrations,
+      newSubscription: event.newSubscription?.toJSON() ?? null,
+      oldKey: event.oldSubscription?.options.applicationServerKey ?? null,
+      subscribe: async (applicationServerKey) => (await sw.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey })).toJSON(),
+      fetch: (input, init) => fetch(input, init),
+    }),
+  );
 });

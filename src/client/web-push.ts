@@ -5,6 +5,7 @@
  */
 import { HeraldError } from './errors.js';
 import type { InboxApi } from './inbox-api.js';
+import { indexedDbRegistrations } from './push-registration.js';
 
 /** Options of `enableWebPush`. */
 export interface WebPushOptions {
@@ -69,5 +70,8 @@ export async function enableWebPush(api: InboxApi, heraldUrl: string, appId: str
     subscription = null;
   }
   subscription ??= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
-  return api.request<WebPushDevice>('POST', `/apps/${app}/users/${encodeURIComponent(userId)}/devices`, { kind: 'webpush', subscription: subscription.toJSON() }, true);
+  const device = await api.request<WebPushDevice>('POST', `/apps/${app}/users/${encodeURIComponent(userId)}/devices`, { kind: 'webpush', subscription: subscription.toJSON() }, true);
+  // What the worker needs when the browser replaces the subscription (pushsubscriptionchange).
+  await indexedDbRegistrations.put({ heraldUrl, appId, userId, deviceId: device.id, token: await api.token() }).catch(() => undefined);
+  return device;
 }

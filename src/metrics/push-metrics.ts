@@ -26,5 +26,6 @@ export function registerPushMetrics(registry: Registry, worker: Pick<PushWorker,
   plainCounter(registers, 'herald_push_failed_attempts_total', 'Push attempts that failed (network, timeout, 429, 5xx or a refusal)', () => counters.failedAttempts);
   plainCounter(registers, 'herald_push_retries_total', 'Push deliveries scheduled again after a failed attempt', () => counters.retries);
   plainCounter(registers, 'herald_push_parked_total', 'Push deliveries this node gave up on', () => counters.parked);
+  plainCounter(registers, 'herald_push_resent_uncertain_total', 'Push deliveries sent again whose earlier attempt was in flight when a node died', () => counters.resentUncertain);
   plainCounter(registers, 'herald_push_devices_removed_total', 'Devices removed because their provider reported them gone', () => counters.devicesRemoved);
 }

@@ -2,7 +2,9 @@
  * The push loops of one node: evaluates due push jobs (the rule, on exactly one node thanks to the
  * store's leases) into deliveries, and sends due deliveries through their provider, with retries,
  * `Retry-After`, parking and removal of devices the provider reports gone. Every outcome is reported
- * (webhooks) and counted (metrics). Delivery is at-least-once per device; see docs/push.md.
+ * (webhooks) and counted (metrics). Delivery is at-least-once per device: a marker committed before
+ * each request tells, after a crash, which deliveries may be on the device already; they go out again
+ * as the same message, which devices show once (docs/push.md, "Crash safety").
  */
 import type { Logger } from 'pino';
 import type { App, AppRegistry } from '../config/apps.js';
@@ -53,6 +55,8 @@ export interface PushCounters {
   retries: number;
   parked: number;
   devicesRemoved: number;
+  /** Deliveries sent again whose earlier attempt was in flight when a node died (they may repeat). */
+  resentUncertain: number;
 }
 
 export interface PushWorkerDeps {
@@ -85,7 +89,7 @@ function reachable(app: App, device: StoredDevice): boolean {
 
 /** Runs the push loops until stopped. */
 export class PushWorker {
-  readonly counters: PushCounters = { evaluated: 0, cancelled: 0, held: 0, sent: 0, failedAttempts: 0, retries: 0, parked: 0, devicesRemoved: 0 };
+  readonly counters: PushCounters = { evaluated: 0, cancelled: 0, held: 0, sent: 0, failedAttempts: 0, retries: 0, parked: 0, devicesRemoved: 0, resentUncertain: 0 };
   readonly options: PushWorkerOptions;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -233,6 +237,15 @@ export class PushWorker {
     if (ttlSeconds <= 0) {
       await this.park(app, delivery, device, body, delivery.attempts, 'its ttl ran out before it could be delivered');
       return;
+    }
+    // Write-ahead: committed before the request, so a crash leaves a trace of what may be on the device.
+    if (!(await store.offline.startAttempt(delivery.id, delivery.lease, new Date(nowMs)))) return;
+    if (delivery.uncertainSince !== null) {
+      this.counters.resentUncertain++;
+      this.deps.logger.info(
+        { app: app.id, user: delivery.userId, device: device.id, message: body.message_id, since: delivery.uncertainSince.toISOString() },
+        'push sent again after a crash: the provider may have accepted the earlier attempt (same message id, so the device shows it once)',
+      );
     }
     const outcome = await this.deps.providers[device.kind].send({ app, device, delivery, body, ttlSeconds }, nowMs);
     await this.settle(app, delivery, device, body, outcome);

@@ -35,6 +35,7 @@ export interface DeliveryRow {
   expires_at_ms: number;
   created_at_ms: number;
   attempts: number;
+  attempt_started_ms: number | null;
   /** The device's columns, null when it was removed (LEFT JOIN). */
   d_id: string | null;
   d_kind: string | null;
@@ -101,6 +102,7 @@ export function toDelivery(row: DeliveryRow, lease: string): ClaimedDelivery {
     expiresAt: new Date(row.expires_at_ms),
     createdAt: new Date(row.created_at_ms),
     attempts: row.attempts,
+    uncertainSince: row.attempt_started_ms === null ? null : new Date(Number(row.attempt_started_ms)),
     device,
     lease,
   };
@@ -113,5 +115,5 @@ export function toPreferences(value: unknown): Preferences {
 
 /** The columns of a delivery claim: the outbox row and its device (LEFT JOIN `d`). */
 export const DELIVERY_COLUMNS = `o.id, o.app_id, o.user_id, o.device_id, o.message, o.urgency, o.collapse_key, o.expires_at_ms,
-  o.created_at_ms, o.attempts, d.id AS d_id, d.kind AS d_kind, d.address AS d_address, d.p256dh AS d_p256dh,
+  o.created_at_ms, o.attempts, o.attempt_started_ms, d.id AS d_id, d.kind AS d_kind, d.address AS d_address, d.p256dh AS d_p256dh,
   d.auth AS d_auth, d.user_id AS d_user_id, d.created_at_ms AS d_created_at_ms`;

@@ -11,6 +11,8 @@
  *   while it holds. `settleJobs` deletes or reschedules the claimed jobs and stores their deliveries
  *   in one transaction, and only while the lease still holds: a job is evaluated to deliveries once.
  * - A delivery is removed when its provider accepted it; parked ones stay, never claimed again.
+ * - `startAttempt` commits a write-ahead marker before each provider request; rescheduling or
+ *   parking clears it. A claimed delivery that still carries one was in flight when its node died.
  */
 import type { Preferences } from '../push/preferences.js';
 import type { PushPolicy, PushUrgency } from '../push/rule.js';
@@ -69,6 +71,11 @@ export interface NewDelivery {
 export interface ClaimedDelivery extends NewDelivery {
   readonly id: number;
   readonly attempts: number;
+  /**
+   * When an earlier attempt began that never came to an outcome (its node died in flight): the
+   * provider may have accepted it, so sending it again may repeat it on the device.
+   */
+  readonly uncertainSince: Date | null;
   readonly device: StoredDevice | null;
   readonly lease: string;
 }
@@ -111,6 +118,8 @@ export interface PushStore {
 
   /** Leases up to `limit` due, unparked deliveries until `leaseUntil`, oldest first. */
   claimDeliveries(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<ClaimedDelivery[]>;
+  /** Commits the marker that a request for this delivery is about to go out; false when the lease no longer holds. */
+  startAttempt(id: number, lease: string, at: Date): Promise<boolean>;
   /** Removes a delivery (sent, or its device is gone). */
   completeDelivery(id: number, lease: string): Promise<boolean>;
   rescheduleDelivery(id: number, lease: string, nextAttemptAt: Date, attempts: number, lastError: string): Promise<boolean>;

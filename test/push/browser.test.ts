@@ -112,7 +112,7 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
     assert.deepEqual(shown[0].actions, [{ action: 'pay', title: 'Pay now' }, { action: 'later', title: 'Later' }]);
 
     // The same tag again replaces the shown notification instead of adding one.
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: harness.baseUrl, registrationId, data: JSON.stringify({ ...body, content: 'Updated' }) });
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: harness.baseUrl, registrationId, data: JSON.stringify({ ...body, content: 'Updated', message_id: 'updated-1' }) });
     let bodies: string[] = [];
     for (let i = 0; i < 80; i++) {
       bodies = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.body));
@@ -120,6 +120,18 @@ describe('the push service worker in Chromium', { timeout: 60_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.deepEqual(bodies, ['Updated'], 'collapsed by tag');
+    const silentOf = () => page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => `${n.body} silent=${n.silent}`));
+    assert.deepEqual(await silentOf(), ['Updated silent=false'], 'a new message alerts');
+
+    // The same message again (a resend after Herald crashed before committing it): shown in its slot, silently.
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: harness.baseUrl, registrationId, data: JSON.stringify({ ...body, content: 'Updated', message_id: 'updated-1', badge: 9 }) });
+    let shownAgain: string[] = [];
+    for (let i = 0; i < 80; i++) {
+      shownAgain = await silentOf();
+      if (shownAgain[0]?.endsWith('silent=true')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(shownAgain, ['Updated silent=true'], 'a repeated message does not alert twice');
 
     // A click on the "Pay now" action, dispatched in the worker as the browser would.
     const worker = context.serviceWorkers().find((w) => w.url().includes('/sdk/herald-sw.js'));

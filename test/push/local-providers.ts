@@ -203,6 +203,9 @@ export class LocalApns extends LocalProvider {
     if (!/^\d+$/.test(String(headers['apns-expiration']))) throw new Error('apns-expiration must be a UNIX time');
     const collapse = String(headers['apns-collapse-id'] ?? '');
     if (collapse.length === 0 || Buffer.byteLength(collapse) > 64) throw new Error('apns-collapse-id must be 1-64 bytes');
+    if (headers['apns-id'] !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(String(headers['apns-id']))) {
+      throw new Error('apns-id must be a UUID');
+    }
     if (Buffer.byteLength(text) > 4096) throw new Error('payload over 4 KB');
     const body = JSON.parse(text) as { aps?: { alert?: { body?: string }; badge?: number } };
     if (typeof body.aps?.alert?.body !== 'string' || typeof body.aps.badge !== 'number') throw new Error('aps.alert.body and aps.badge are required');

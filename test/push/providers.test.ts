@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type Pusher from 'pusher';
+import { apnsId } from '../../src/push/providers/apns.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { named, Receiver, type HookEvent } from '../webhooks/receiver.js';
@@ -130,6 +131,8 @@ describe('push providers (local Web Push, FCM and APNs servers)', () => {
     assert.deepEqual(body.aps.alert, { title: 'Heads up', body: `for ${user}` });
     assert.equal(body.aps.badge, 1);
     assert.equal(body.herald.id, id);
+    // The same on every attempt of this message to this device: a resend after a crash is the same notification to APNs.
+    assert.equal(request.headers['apns-id'], apnsId(String(body.herald.message_id), ((await devicesOf(user))[0] as { id: string }).id));
     assert.equal(apns.rejected.length, 0, apns.rejected.join('; '));
   });
 

@@ -142,5 +142,32 @@ export function runPushStoreSuite(name: string, createStore: () => Promise<Inbox
       assert.deepEqual(left.map((d) => d.deviceId), [kept.id]);
       assert.equal(claimed.length, 2);
     });
+
+    it('keeps the attempt marker of a delivery whose node died in flight, and clears it on an outcome', async () => {
+      const push = store.offline;
+      const device = await push.addDevice('a', 'u1', { kind: 'fcm', token: 't' }, T0);
+      await store.push('a', ['u1'], notification('n1'), null, T0, SPEC);
+      const jobs = await push.claimDueJobs(at(60_000), at(120_000), 10, 'node-a');
+      await push.settleJobs(jobs[0].lease, settle(jobs, [delivery(device.id), delivery(device.id, 'u1', { collapseKey: 'k2' })]));
+      const [first, second] = await push.claimDeliveries(at(60_000), at(120_000), 10, 'node-a');
+      assert.deepEqual([first.uncertainSince, second.uncertainSince], [null, null]);
+      assert.equal(await push.startAttempt(first.id, 'wrong', at(60_001)), false);
+      assert.equal(await push.startAttempt(first.id, first.lease, at(60_001)), true);
+      assert.equal(await push.startAttempt(second.id, second.lease, at(60_002)), true);
+      // node-a answers for the second (a 500), then dies; the first was in flight.
+      assert.equal(await push.rescheduleDelivery(second.id, second.lease, at(60_000), 1, '500'), true);
+      assert.equal(await push.releasePushLeases('node-a'), 1);
+      const again = await push.claimDeliveries(at(60_000), at(120_000), 10, 'node-a');
+      assert.deepEqual(
+        again.map((d) => [d.id, d.uncertainSince?.getTime() ?? null]),
+        [
+          [first.id, at(60_001).getTime()],
+          [second.id, null],
+        ],
+      );
+      assert.equal(await push.parkDelivery(again[0].id, again[0].lease, 1, 'refused', at(60_003)), true);
+      assert.equal(await push.completeDelivery(again[1].id, again[1].lease), true);
+      assert.deepEqual(await push.countPush(), { jobs: 0, pending: 0, parked: 1 });
+    });
   });
 }

@@ -3,6 +3,7 @@
  * (renewed every 50 minutes, as Apple asks for at most one new token per 20 minutes and accepts one
  * for an hour), one stream per message on a kept session. node:http2 directly: APNs needs nothing more.
  */
+import { createHash } from 'node:crypto';
 import http2 from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
 import type { ApnsOptions } from '../push-options.js';
@@ -46,6 +47,8 @@ export class ApnsProvider implements PushProvider {
       'apns-priority': push.delivery.urgency === 'high' || push.delivery.urgency === 'normal' ? '10' : '5',
       'apns-expiration': String(Math.floor(nowMs / 1000) + push.ttlSeconds),
       'apns-collapse-id': collapseId(push.delivery.collapseKey),
+      // The same on every attempt: a resend after a crash is the same notification to APNs and the device.
+      'apns-id': apnsId(push.body.message_id ?? String(push.delivery.id), push.device.id),
       'content-type': 'application/json',
     };
     try {
@@ -130,6 +133,12 @@ export class ApnsProvider implements PushProvider {
     this.tokens.set(appId, signing);
     return (await signing).jwt;
   }
+}
+
+/** A UUID (the form `apns-id` needs) derived from the message and the device. */
+export function apnsId(messageId: string, deviceId: string): string {
+  const hex = createHash('sha256').update(`${messageId}\n${deviceId}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** `apns-collapse-id` may be at most 64 bytes. */

@@ -48,8 +48,12 @@ export class FcmProvider implements PushProvider {
         body: JSON.stringify({ message: fcmMessage(push) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      if (response.ok) {
+        // Settled at once: every moment between the provider's answer and our commit is one a crash could make a repeat.
+        void response.arrayBuffer().catch(() => undefined);
+        return { kind: 'sent' };
+      }
       const text = await response.text();
-      if (response.ok) return { kind: 'sent' };
       let parsed: unknown = null;
       try {
         parsed = JSON.parse(text);

@@ -38,6 +38,11 @@ export class WebPushProvider implements PushProvider {
         redirect: 'error',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      if (response.ok) {
+        // Settled at once: every moment between the provider's answer and our commit is one a crash could make a repeat.
+        void response.arrayBuffer().catch(() => undefined);
+        return { kind: 'sent' };
+      }
       const text = (await response.text()).slice(0, 200);
       return outcomeOfStatus(response.status, `push service answered ${response.status}${text ? `: ${text}` : ''}`, response.headers.get('retry-after'), nowMs);
     } catch (error) {

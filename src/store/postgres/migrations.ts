@@ -229,6 +229,13 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX push_outbox_device ON push_outbox (device_id);
     `,
   },
+  {
+    version: 6,
+    name: 'push_attempt_marker',
+    // Committed just before each provider request, cleared by a definite outcome: a row that still
+    // has it after a crash may already be on the device (docs/push.md, "Crash safety").
+    sql: 'ALTER TABLE push_outbox ADD COLUMN attempt_started_ms bigint;',
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

@@ -85,10 +85,13 @@ const SQL = {
       UPDATE push_outbox o SET lease_token = $4, lease_until_ms = $2::bigint FROM claimed c WHERE o.id = c.id RETURNING o.*
     )
     SELECT ${DELIVERY_COLUMNS} FROM leased o LEFT JOIN push_devices d ON d.id = o.device_id`,
+  startAttempt: 'UPDATE push_outbox SET attempt_started_ms = $3::bigint WHERE id = $1 AND lease_token = $2 AND parked_at_ms IS NULL',
   completeDelivery: 'DELETE FROM push_outbox WHERE id = $1 AND lease_token = $2',
-  rescheduleDelivery: `UPDATE push_outbox SET next_attempt_ms = $3::bigint, attempts = $4, last_error = $5, lease_token = NULL, lease_until_ms = NULL
+  rescheduleDelivery: `UPDATE push_outbox SET next_attempt_ms = $3::bigint, attempts = $4, last_error = $5, lease_token = NULL, lease_until_ms = NULL,
+      attempt_started_ms = NULL
     WHERE id = $1 AND lease_token = $2 AND parked_at_ms IS NULL`,
-  parkDelivery: `UPDATE push_outbox SET parked_at_ms = $5::bigint, attempts = $3, last_error = $4, lease_token = NULL, lease_until_ms = NULL
+  parkDelivery: `UPDATE push_outbox SET parked_at_ms = $5::bigint, attempts = $3, last_error = $4, lease_token = NULL, lease_until_ms = NULL,
+      attempt_started_ms = NULL
     WHERE id = $1 AND lease_token = $2 AND parked_at_ms IS NULL`,
   releaseJobs: 'UPDATE push_jobs SET lease_token = NULL, lease_until_ms = NULL WHERE left(lease_token, length($1)) = $1',
   releaseDeliveries: `UPDATE push_outbox SET lease_token = NULL, lease_until_ms = NULL
@@ -201,6 +204,10 @@ export class PostgresPushStore implements PushStore {
     const lease = leaseToken(holder);
     const rows = (await this.pool.query<DeliveryRow>(SQL.claimDeliveries, [now.getTime(), leaseUntil.getTime(), limit, lease])).rows;
     return rows.sort((a, b) => a.id - b.id).map((row) => toDelivery(row, lease));
+  }
+
+  async startAttempt(id: number, lease: string, at: Date): Promise<boolean> {
+    return (await this.pool.query(SQL.startAttempt, [id, lease, at.getTime()])).rowCount === 1;
   }
 
   async completeDelivery(id: number, lease: string): Promise<boolean> {

@@ -94,13 +94,18 @@ function prepareStatements(db: Database.Database) {
     leaseDelivery: db.prepare<[{ id: number; token: string; until: number }]>(
       'UPDATE push_outbox SET lease_token = @token, lease_until_ms = @until WHERE id = @id',
     ),
+    startAttempt: db.prepare<[{ id: number; token: string; at: number }]>(
+      'UPDATE push_outbox SET attempt_started_ms = @at WHERE id = @id AND lease_token = @token AND parked_at_ms IS NULL',
+    ),
     completeDelivery: db.prepare<[{ id: number; token: string }]>('DELETE FROM push_outbox WHERE id = @id AND lease_token = @token'),
     rescheduleDelivery: db.prepare<[{ id: number; token: string; next: number; attempts: number; error: string }]>(
-      `UPDATE push_outbox SET next_attempt_ms = @next, attempts = @attempts, last_error = @error, lease_token = NULL, lease_until_ms = NULL
+      `UPDATE push_outbox SET next_attempt_ms = @next, attempts = @attempts, last_error = @error, lease_token = NULL, lease_until_ms = NULL,
+         attempt_started_ms = NULL
        WHERE id = @id AND lease_token = @token AND parked_at_ms IS NULL`,
     ),
     parkDelivery: db.prepare<[{ id: number; token: string; attempts: number; error: string; now: number }]>(
-      `UPDATE push_outbox SET parked_at_ms = @now, attempts = @attempts, last_error = @error, lease_token = NULL, lease_until_ms = NULL
+      `UPDATE push_outbox SET parked_at_ms = @now, attempts = @attempts, last_error = @error, lease_token = NULL, lease_until_ms = NULL,
+         attempt_started_ms = NULL
        WHERE id = @id AND lease_token = @token AND parked_at_ms IS NULL`,
     ),
     releaseJobs: db.prepare<[{ prefix: string }]>(
@@ -249,6 +254,10 @@ export class SqlitePushStore implements PushStore {
 
   async claimDeliveries(now: Date, leaseUntil: Date, limit: number, holder: string): Promise<ClaimedDelivery[]> {
     return limit > 0 ? this.claimDeliveriesTx.immediate(now.getTime(), leaseUntil.getTime(), limit, holder) : [];
+  }
+
+  async startAttempt(id: number, lease: string, at: Date): Promise<boolean> {
+    return this.sql.startAttempt.run({ id, token: lease, at: at.getTime() }).changes === 1;
   }
 
   async completeDelivery(id: number, lease: string): Promise<boolean> {
