@@ -102,6 +102,7 @@ export class InboxClient {
   readonly changesStream: EventStream<{ change_seq: number; ids: string[] }>;
 
   private readonly views = new Set<LiveView>();
+  private cursorTaking: Promise<void> | null = null;
   /** Every change up to this change_seq is applied; null until the first sync. */
   private changeSeq: number | null = null;
   private changesRun: Promise<void> | null = null;
@@ -247,10 +248,29 @@ export class InboxClient {
       now: () => (this.options.now ?? Date.now)(),
       report: (error) => this.report(error),
       detach: (view) => this.views.delete(view),
+      cursor: () => this.takeCursor(),
     };
     const view = new LiveView(filter, host);
     this.views.add(view);
     return view;
+  }
+
+  /**
+   * Takes the change cursor once (the feed's position now): every change after it is applied on top
+   * of what was loaded after it. Without it (a server before v2, unreachable) it stays null.
+   */
+  private takeCursor(): Promise<void> {
+    if (this.changeSeq !== null) return Promise.resolve();
+    this.cursorTaking ??= this.api
+      .changes(null, 1)
+      .then((answer) => {
+        if (this.changeSeq === null) this.changeSeq = answer.change_seq;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.cursorTaking = null;
+      });
+    return this.cursorTaking;
   }
 
   /** Counts of several views in one snapshot. */
@@ -659,7 +679,7 @@ export class InboxClient {
     this.buffered = [];
     try {
       // The change cursor is taken before the list, so every change after it is applied on top.
-      if (this.changeSeq === null) this.changeSeq = (await this.api.changes(null, 1).catch(() => ({ change_seq: null }))).change_seq;
+      await this.takeCursor();
       const counts = await this.api.count();
       const fetched: Notification[] = [];
       let newest: Page | null = null;

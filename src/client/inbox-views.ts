@@ -115,6 +115,8 @@ export interface ViewHost {
   now(): number;
   report(error: unknown): void;
   detach(view: LiveView): void;
+  /** Resolves once the client holds its change cursor, so a page loaded after it misses no change. */
+  cursor(): Promise<void>;
 }
 
 /** An InboxView: loads its first page and counts, then follows the client's changes. */
@@ -180,6 +182,7 @@ export class LiveView implements InboxView {
   }
 
   private async load(): Promise<void> {
+    await this.host.cursor();
     const query = filterQuery(this.filter);
     const [page, counts] = await Promise.all([this.host.api.listFiltered(query, this.host.pageSize), this.host.api.countFiltered(query)]);
     if (this.disposed) return;

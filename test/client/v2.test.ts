@@ -13,7 +13,7 @@ import type { Notification } from '../../src/client/notifications.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
 import { sdkPush } from '../helpers/inbox.js';
-import { ClientPool, clientSuite } from '../helpers/inbox-client.js';
+import { ClientPool, clientSuite, pushMany } from '../helpers/inbox-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { deletePrefix, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix } from '../cluster/cluster-helpers.js';
 
@@ -82,6 +82,17 @@ describe('InboxClient v2 on one node', () => {
 
   it('two devices change state while a third is offline; all converge, the third through /changes (user auth0|42)', async () => {
     await scenario(suite.harness, suite.harness, suite.harness, suite.pool, suite.pool, suite.pool, 'auth0|42');
+  });
+
+  it('a view loaded before the client subscribes misses nothing pushed in between', async () => {
+    const client = suite.pool.create('vic');
+    const view = client.view({});
+    await view.ready();
+    assert.deepEqual(view.notifications, []);
+    const [id] = await pushMany(suite.harness, 'vic', 1, 'between');
+    await client.init();
+    await waitFor(() => view.notifications.some((n) => n.id === id), 'the view shows the notification pushed between its load and init', 5_000);
+    assert.equal(client.notifications[0]?.id, id);
   });
 
   it('markAllOpened leaves a notification that arrives later unread (up_to_seq); views count their own', async () => {
