@@ -8,6 +8,12 @@ import { round, serverCpu, serverRss, serverWait, sleep, withPool, type Scenario
 import { connectSubscribers } from './subscribers.js';
 
 const SETTLE_MS = 2_000;
+/**
+ * Quiet time before the RSS "before": a server that gives back memory once quiet (Herald trims the
+ * young generation it grew while starting) would otherwise be measured before its trim, and the
+ * memory that trim frees would be counted as a saving per connection.
+ */
+const BASELINE_SETTLE_MS = 6_000;
 const IDLE_WINDOW_MS = 5_000;
 
 export function idleLabel(connections: number): string {
@@ -17,6 +23,7 @@ export function idleLabel(connections: number): string {
 export function runIdle(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { server, sizes } = ctx;
   return withPool(ctx, async (pool) => {
+    await sleep(BASELINE_SETTLE_MS);
     const rssBefore = serverRss(server);
     const cpuBeforeConnect = serverCpu(server);
     const group = await connectSubscribers(ctx, pool, sizes.idleConnections, { kind: 'per-socket', prefix: 'private-bench-idle-', count: sizes.idleConnections });
