@@ -3,6 +3,7 @@ import type { ClusterAdapter } from './cluster/adapter.js';
 import { RedisAdapter } from './cluster/redis-adapter.js';
 import type { ServerConfig } from './config/server-config.js';
 import { createLogger } from './logger.js';
+import { IdleMemoryTrim, openLowMemoryCollector } from './ops/idle-memory-trim.js';
 import { reloadAppsFile } from './ops/reload-apps.js';
 import { createServer, type HeraldServer } from './server.js';
 import { openStore } from './store/open-store.js';
@@ -38,6 +39,18 @@ export async function startNode(config: ServerConfig): Promise<HeraldServer> {
   });
   const address = await server.listen(config.port, config.host);
   if (worker) reportMetricsToPrimary(server);
+  if (config.idleMemoryTrim) {
+    const collect = await openLowMemoryCollector();
+    if (collect) {
+      new IdleMemoryTrim(
+        collect,
+        ({ freedBytes, pauseMs }) => logger.info({ freedMb: Math.round(freedBytes / 2 ** 20), pauseMs: Math.round(pauseMs) }, 'quiet after a burst: gave back the grown young generation'),
+        (error) => logger.warn({ err: error }, 'idle memory trim failed'),
+      );
+    } else {
+      logger.warn('idle memory trim is off: this Node has no inspector (built without it)');
+    }
+  }
   const metricsPort = server.metricsEndpoint.address()?.port ?? address.port;
   logger.info({ host: address.address, port: address.port, metricsPort, apps: config.apps.map((app) => app.id) }, 'herald is listening');
   logger.info({ dashboard: '/dashboard', adminToken: config.adminToken !== null, demo: config.demo ? '/demo' : null }, 'dashboard at /dashboard' + (config.demo ? ', demo inbox at /demo' : ''));

@@ -45,6 +45,7 @@ export const SETTINGS = {
   workers: { flag: 'workers', env: 'HERALD_WORKERS', type: 'string', help: 'Worker processes sharing the port (Node cluster), at most one per core; more than 1 needs --redis-url (default 1)' },
   workerIndex: { flag: 'worker-index', env: 'HERALD_WORKER_INDEX', type: 'string', help: 'Index of this worker, set by the primary of --workers for each worker it starts; not for manual use (default 0)' },
   trustProxy: { flag: 'trust-proxy', env: 'HERALD_TRUST_PROXY', type: 'boolean', help: 'A reverse proxy in front appends the client address to X-Forwarded-For: use it for max_connections_per_ip (default off)' },
+  idleMemoryTrim: { flag: 'idle-memory-trim', env: 'HERALD_IDLE_MEMORY_TRIM', type: 'string', help: 'true or false: once the process is quiet after a burst (of connections, say), give back the young generation V8 grew for it, at the cost of one pause of the event loop (default true)' },
   nodeName: { flag: 'node-name', env: 'HERALD_NODE_NAME', type: 'string', help: 'Name of this node that stays the same across its restarts and no other running node shares; webhook batches it was sending when it died go out at once when it starts again (default HOSTNAME:PORT)' },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -94,6 +95,8 @@ export interface ServerConfig {
   readonly workerIndex: number;
   /** Take client addresses from the last `X-Forwarded-For` entry. */
   readonly trustProxy: boolean;
+  /** Give back the young generation V8 grew during a burst once the process is quiet (src/ops/idle-memory-trim.ts). */
+  readonly idleMemoryTrim: boolean;
   /** This node's name across restarts; a worker of `--workers` appends `#<index>`. */
   readonly nodeName: string;
 }
@@ -148,6 +151,7 @@ const schema = z.object({
   workers: integerText(1, 256).default(1),
   workerIndex: integerText(0, 255).default(0),
   trustProxy: booleanText.default(false),
+  idleMemoryTrim: booleanText.default(true),
   nodeName: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
 }).refine((settings) => settings.metricsPort === undefined || settings.metricsPort === 0 || settings.metricsPort !== settings.port, {
   path: ['metricsPort'],
@@ -223,6 +227,7 @@ export function loadConfig(raw: RawSettings, readFile: (path: string) => string 
     workers: settings.workers,
     workerIndex: settings.workerIndex,
     trustProxy: settings.trustProxy,
+    idleMemoryTrim: settings.idleMemoryTrim,
     nodeName: settings.nodeName ?? `${hostname()}:${settings.port}`,
   };
 }

@@ -63,7 +63,13 @@ export class Connection {
   readonly socketId = newSocketId();
   readonly connectedAt: number;
 
-  private readonly subscribed = new Map<string, Subscription>();
+  /**
+   * The subscriptions: most sockets have one, kept inline (`onlyChannel`), with no Map and its table
+   * per idle socket; a second one moves them into `subscribed`, which then holds them all.
+   */
+  private onlyChannel: string | null = null;
+  private onlySubscription: Subscription | null = null;
+  private subscribed: Map<string, Subscription> | null = null;
   private signedInAs: string | null = null;
   private watched: readonly string[] = NO_WATCHLIST;
   private isAuthorised = false;
@@ -113,32 +119,54 @@ export class Connection {
 
   /** Number of channels subscribed. */
   get subscriptionCount(): number {
-    return this.subscribed.size;
+    if (this.subscribed) return this.subscribed.size;
+    return this.onlyChannel === null ? 0 : 1;
   }
 
   /** The subscription to a channel, if any. */
   subscription(channel: string): Subscription | undefined {
-    return this.subscribed.get(channel);
+    if (this.subscribed) return this.subscribed.get(channel);
+    return channel === this.onlyChannel ? this.onlySubscription! : undefined;
   }
 
   /** Records a subscription; one to an authorised channel authorises the connection. */
   addSubscription(channel: string, subscription: Subscription, authorisedChannel: boolean): void {
-    this.subscribed.set(channel, subscription);
+    if (this.subscribed) {
+      this.subscribed.set(channel, subscription);
+    } else if (this.onlyChannel === null || this.onlyChannel === channel) {
+      this.onlyChannel = channel;
+      this.onlySubscription = subscription;
+    } else {
+      this.subscribed = new Map([[this.onlyChannel, this.onlySubscription!], [channel, subscription]]);
+      this.onlyChannel = this.onlySubscription = null;
+    }
     if (authorisedChannel) this.isAuthorised = true;
   }
 
   /** Forgets a subscription; returns it, or undefined when there was none. */
   removeSubscription(channel: string): Subscription | undefined {
-    const subscription = this.subscribed.get(channel);
-    if (subscription) this.subscribed.delete(channel);
+    if (this.subscribed) {
+      const subscription = this.subscribed.get(channel);
+      if (subscription) this.subscribed.delete(channel);
+      return subscription;
+    }
+    if (channel !== this.onlyChannel) return undefined;
+    const subscription = this.onlySubscription!;
+    this.onlyChannel = this.onlySubscription = null;
     return subscription;
   }
 
   /** Forgets every subscription; returns them. */
   removeAllSubscriptions(): [string, Subscription][] {
-    const all = [...this.subscribed];
-    this.subscribed.clear();
-    return all;
+    if (this.subscribed) {
+      const all = [...this.subscribed];
+      this.subscribed.clear();
+      return all;
+    }
+    if (this.onlyChannel === null) return [];
+    const only: [string, Subscription] = [this.onlyChannel, this.onlySubscription!];
+    this.onlyChannel = this.onlySubscription = null;
+    return [only];
   }
 
   /** Records the sign-in of a user (with a watchlist); it authorises the connection. */
