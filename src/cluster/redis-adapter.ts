@@ -41,6 +41,13 @@ const TOPOLOGY_SETTLE_MS = 500;
  * so a survivor removes exactly what a dead node added, and a node re-registers its share from
  * the realtime core's snapshot whenever Redis comes back (or was found to have lost it).
  */
+/**
+ * How often a Redis Cluster's slots are read again. ioredis's own `slotsRefreshInterval` can
+ * outlive `quit()` (a refresh under way when it is called schedules the next one), which keeps a
+ * closed node's process alive; this timer is unref'd and stopped on close.
+ */
+const SLOTS_REFRESH_MS = 2_000;
+
 export class RedisAdapter implements ClusterAdapter {
   readonly nodeId: string;
   private readonly keys: RedisKeys;
@@ -66,6 +73,7 @@ export class RedisAdapter implements ClusterAdapter {
   private registration: Promise<void> | null = null;
   private registerAgain = false;
   private timer: NodeJS.Timeout | null = null;
+  private slotsTimer: NodeJS.Timeout | null = null;
   private topologyTimer: NodeJS.Timeout | null = null;
   private ticking = false;
   private reaping = false;
@@ -104,7 +112,8 @@ export class RedisAdapter implements ClusterAdapter {
           // A primary that fails over answers nothing for a moment: retry its slots' commands briefly.
           retryDelayOnFailover: 100,
           retryDelayOnClusterDown: 100,
-          slotsRefreshInterval: 2_000,
+          // Slots are refreshed by this adapter's own timer (see SLOTS_REFRESH_MS), not ioredis's.
+          slotsRefreshInterval: 0,
           redisOptions: { ...redisOptions, connectionName: `herald-${role}-${this.nodeId}` },
           ...(role === 'sub' ? { shardedSubscribers: true } : { enableAutoPipelining: true }),
         };
@@ -172,6 +181,10 @@ export class RedisAdapter implements ClusterAdapter {
     }
     this.timer = setInterval(() => void this.tick(), this.settings.heartbeatMs);
     this.timer.unref();
+    if (this.isCluster) {
+      this.slotsTimer = setInterval(() => this.refreshSlots(), SLOTS_REFRESH_MS);
+      this.slotsTimer.unref();
+    }
     this.logger.info(
       { url: redactUrl(this.url), prefix: this.settings.prefix, redisCluster: this.isCluster, pubsub: this.sharded ? 'sharded' : 'classic' },
       'joined the cluster through redis',
@@ -182,8 +195,10 @@ export class RedisAdapter implements ClusterAdapter {
     if (this.closed || this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.slotsTimer) clearInterval(this.slotsTimer);
     if (this.topologyTimer) clearTimeout(this.topologyTimer);
     this.timer = null;
+    this.slotsTimer = null;
     if (this.pub.status === 'ready' && this.hooks) {
       // Whatever the core did not remove itself (writes that failed) goes now, not at expiry.
       try {
@@ -194,6 +209,13 @@ export class RedisAdapter implements ClusterAdapter {
     }
     this.closed = true;
     await Promise.all([quit(this.sub), quit(this.pub)]);
+  }
+
+  /** Learns the cluster's slots again, so a failover is noticed before a command meets it. */
+  private refreshSlots(): void {
+    for (const client of [this.pub, this.sub]) {
+      if (client.status === 'ready') (client as Cluster).refreshSlotsCache();
+    }
   }
 
   isReady(): boolean {
