@@ -188,10 +188,12 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
 
     const second = part.rows(page).nth(1);
     const secondId = (await second.getAttribute('data-id'))!;
-    await sdkPush(harness.backend(), { user_ids: ['ann'], notification: { content: 'with a button', buttons: [{ id: 'ok', text: 'OK' }] } });
+    const [withButtonId] = (await sdkPush(harness.backend(), { user_ids: ['ann'], notification: { content: 'with a button', buttons: [{ id: 'ok', text: 'OK' }] } })).notifications.map((n) => n.id);
+    // The badge (counts) and the row (the notification event) arrive separately: wait for both.
     await badgeIs(page, 23);
-    const withButton = part.rows(page).first();
-    const withButtonId = (await withButton.getAttribute('data-id'))!;
+    const withButton = part.row(page, withButtonId);
+    await withButton.waitFor();
+    assert.equal(await part.rows(page).first().getAttribute('data-id'), withButtonId, 'newest first');
     await withButton.getByRole('button', { name: 'OK' }).click();
     await badgeIs(page, 22);
     assert.notEqual(withButtonId, secondId);
