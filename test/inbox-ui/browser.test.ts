@@ -226,11 +226,13 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     }
     const ids = await pushMany(harness, 'bo', 2, 'for bo');
     for (const page of [first, second]) await badgeIs(page, 2);
-    await openFeed(first);
     await openFeed(second);
+    await first.bringToFront();
+    await openFeed(first);
     await part.row(first, ids[1]).locator('.item-main').click();
     for (const page of [first, second]) await badgeIs(page, 1);
     await second.locator(`herald-inbox [part~="notification"][data-id="${ids[1]}"].opened`).waitFor();
+    await second.bringToFront();
     await second.locator('herald-inbox [part~="mark-all"]').click();
     for (const page of [first, second]) await badgeIs(page, 0);
     await first.locator(`herald-inbox [part~="notification"][data-id="${ids[0]}"].opened`).waitFor();
@@ -400,6 +402,9 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
       await badgeIs(page, 3);
     }
     assert.equal((await serverCounts()).unseen, 3, 'nothing is seen before the feed is shown');
+    // The tab opened last is in front; a background tab gets about one animation frame a second,
+    // which makes every Playwright stability check on it take seconds.
+    await first.bringToFront();
     await openFeed(first);
     await first.locator('herald-inbox [role=tab][data-view=unread] .tab-count', { hasText: /^3$/ }).waitFor();
     await until('seen on view', async () => (await serverCounts()).unseen === 0);
