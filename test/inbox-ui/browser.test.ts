@@ -504,6 +504,24 @@ describe('<herald-inbox> in Chromium', { timeout: 120_000 }, () => {
     await page.context().close();
   });
 
+  it('loads the next page when the end of the list came into view while the first page was still loading', async (t) => {
+    if (skipWithoutChromium(t)) return;
+    const page = await newPage();
+    await page.goto(`${pages.v2()}?held=1`);
+    await openFeed(page);
+    await part.rows(page).nth(27).waitFor();
+    await page.locator('herald-inbox [part~="scroller"]').evaluate((scroller) => (scroller.scrollTop = scroller.scrollHeight));
+    // Two frames: the intersection observer has reported the end of the list by then.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    const loads = async () => (await fakeCalls(page)).filter((call) => call.method === 'view.loadMore').length;
+    assert.equal(await loads(), 0, 'nothing more loads while the first page is loading');
+    await page.evaluate(() => (window as unknown as { fake: { releaseViews: () => void } }).fake.releaseViews());
+    await page.waitForFunction(() => (window as unknown as { fake: { calls: { method: string }[] } }).fake.calls.some((call) => call.method === 'view.loadMore'));
+    assert.equal(await loads(), 1);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
   it('inbox v2: the badge counts unseen notifications with badge="unseen", and opening a row opens it', async (t) => {
     if (skipWithoutChromium(t)) return;
     const page = await newPage();

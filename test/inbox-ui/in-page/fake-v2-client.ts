@@ -28,15 +28,20 @@ function matches(n: Row, filter: ViewFilter, now: number): boolean {
 
 class FakeView {
   readonly notificationsStream = new ValueStream<readonly UiNotification[]>([]);
-  hasMore = false;
   constructor(
     readonly filter: ViewFilter,
     private readonly owner: FakeV2Client,
   ) {}
+  private pagesLoaded = 0;
+  get hasMore(): boolean {
+    return this.owner.viewGate !== null && this.pagesLoaded === 0;
+  }
   ready(): Promise<void> {
-    return Promise.resolve();
+    return this.owner.viewGate?.promise ?? Promise.resolve();
   }
   loadMore(): Promise<void> {
+    this.owner.calls.push({ method: 'view.loadMore' });
+    this.pagesLoaded++;
     return Promise.resolve();
   }
   dispose(): void {
@@ -54,6 +59,8 @@ export class FakeV2Client {
   readonly connectionStateStream = new ValueStream<string>('connected');
   readonly errors = new EventStream<Error>();
   hasMore = false;
+  /** Set by holdViews(): views then have more pages, and their first page stays loading until released. */
+  viewGate: { readonly promise: Promise<void>; readonly release: () => void } | null = null;
   private rows: Row[] = [];
   private seq = 0;
 
@@ -74,6 +81,15 @@ export class FakeV2Client {
     this.rows.unshift(row);
     this.publish();
     return row.id;
+  }
+
+  holdViews(): void {
+    let release = (): void => undefined;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.viewGate = { promise, release };
+  }
+  releaseViews(): void {
+    this.viewGate?.release();
   }
 
   init(): Promise<void> {

@@ -9,8 +9,12 @@ client.add({ heading: 'Maya mentioned you', content: 'Can you look at the roadma
 client.add({ heading: 'Deploy finished', content: 'acme-web 4.2.0 is live.', category: 'deploys' });
 (window as unknown as { fake: FakeV2Client }).fake = client;
 
-const element = document.createElement('herald-inbox');
 const query = new URLSearchParams(location.search);
+if (query.get('held')) {
+  client.holdViews();
+  for (let i = 0; i < 25; i++) client.add({ heading: `Older ${i}`, content: 'More of the same.' });
+}
+const element = document.createElement('herald-inbox');
 if (query.get('badge')) element.setAttribute('badge', query.get('badge')!);
 document.querySelector('header')!.append(element);
 element.client = client as unknown as InboxClient;
