@@ -275,7 +275,7 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
     const backend = new Pusher({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(nodes[0].port), useTLS: false });
     assert.equal((await call(nodes[0], 'POST', '/notifications', { user_ids: ['held-user'], notification: { content: 'first' } })).status, 200);
     // Scheduled through the outage: released by the scheduler (its transaction) once the database is back.
-    const dueAt = new Date(Date.now() + 3_000).toISOString();
+    const dueAt = new Date(Date.now() + 4_000).toISOString();
     const scheduled = await call(nodes[1], 'POST', '/notifications', { user_ids: ['scheduled-user'], notification: { id: 'due-during-outage', content: 'later', send_after: dueAt } });
     assert.equal(scheduled.status, 200);
 
@@ -284,7 +284,10 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
     await sleep(1_000);
 
     // Due while the locks below are held: the scheduler's release waits on the held user's cursor.
-    const heldDue = new Date(Date.now() + 300).toISOString();
+    // Due late enough for the locks to be taken first on a loaded machine (connecting the locker
+    // took over 300 ms in a full-suite run, and the scheduler released it before the lock).
+    const heldDueMs = Date.now() + 1_200;
+    const heldDue = new Date(heldDueMs).toISOString();
     assert.equal((await call(nodes[0], 'POST', '/notifications', { user_ids: ['held-user'], notification: { id: 'held-scheduled', content: 'due', send_after: heldDue } })).status, 200);
     // Hold the held user's cursor row and the webhook outbox's write lock, so pushes to that user,
     // the scheduler's release and the webhook writes each wait inside PostgreSQL, in transaction()
@@ -303,7 +306,7 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
       return active.rows.map((row) => row.query);
     };
     const heldPaths = { push: false, scheduler: false, webhooks: false };
-    for (const deadline = Date.now() + 1_500; Date.now() < deadline && !(heldPaths.push && heldPaths.scheduler && heldPaths.webhooks); ) {
+    for (const deadline = Math.max(Date.now(), heldDueMs) + 1_500; Date.now() < deadline && !(heldPaths.push && heldPaths.scheduler && heldPaths.webhooks); ) {
       const queries = await waiting();
       heldPaths.push ||= queries.some((query) => query.includes('INSERT INTO notifications'));
       heldPaths.scheduler ||= queries.some((query) => query.includes('unnest($1::text[], $2::text[], $3::bigint[])'));
