@@ -107,6 +107,8 @@ export class InboxClient {
   private changeSeq: number | null = null;
   private changesRun: Promise<void> | null = null;
   private changesWanted = false;
+  /** Counts unsubscribe() calls: a catch-up under way when one came must not apply what it fetched. */
+  private unsubscribes = 0;
 
   private readonly api: InboxApi;
   private readonly heraldUrl: string;
@@ -198,6 +200,7 @@ export class InboxClient {
     this.channel.unbind_all();
     this.pusher.unsubscribe(this.channelName);
     this.channel = null;
+    this.unsubscribes++;
     this.failFirstSync(new HeraldError('unsubscribe() was called before the inbox was in sync'));
   }
 
@@ -366,6 +369,7 @@ export class InboxClient {
 
   private async catchUpChangesOnce(): Promise<void> {
     if (this.changeSeq === null || this.disposed) return;
+    const unsubscribes = this.unsubscribes;
     const applied: AppliedChange[] = [];
     for (;;) {
       let page: ChangesAnswer;
@@ -376,6 +380,8 @@ export class InboxClient {
         throw error;
       }
       if (this.disposed) return;
+      // Unsubscribed meanwhile: the inbox holds still until subscribe(), whose catch-up brings this.
+      if (this.unsubscribes !== unsubscribes && !this.channel) break;
       const batch = page.changes.map((change) => ({ id: change.id, notification: change.deleted ? null : (change.notification ?? null) }));
       applied.push(...batch);
       this.applyToAll(batch);
