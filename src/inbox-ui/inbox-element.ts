@@ -83,6 +83,8 @@ export class HeraldInboxElement extends ElementBase {
   private unreadCount = 0;
   private loading = true;
   private loadingMore = false;
+  /** The end of the list came into view while a page was loading: the next one is wanted after it. */
+  private moreWanted = false;
   private failure: Error | null = null;
   private notice: string | null = null;
   private noticeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -438,6 +440,7 @@ export class HeraldInboxElement extends ElementBase {
     const source = feedFor(client, this.tabList[index]);
     this.source = source;
     this.loading = true;
+    this.moreWanted = false;
     this.sourceStop = source.notificationsStream.listen((list) => this.renderList(list));
     const generation = this.generation;
     source.ready().then(
@@ -718,6 +721,7 @@ export class HeraldInboxElement extends ElementBase {
 
   private loadMore(fromScroll = false): void {
     const source = this.source;
+    if (fromScroll && (this.loadingMore || this.loading)) this.moreWanted = true;
     if (!source || !source.hasMore || this.loadingMore || this.loading) return;
     if (fromScroll && this.list.length === 0) return;
     this.loadingMore = true;
@@ -741,6 +745,9 @@ export class HeraldInboxElement extends ElementBase {
    * (and stayed there) would never load the next one. Checked again once a load is done.
    */
   private loadMoreIfAtEnd(): void {
+    const wanted = this.moreWanted;
+    this.moreWanted = false;
+    if (wanted) return this.loadMore(true);
     const scroller = this.ui.scroller.getBoundingClientRect();
     if (scroller.height === 0) return;
     if (this.ui.sentinel.getBoundingClientRect().top <= scroller.bottom + MORE_MARGIN_PX) this.loadMore(true);
