@@ -202,7 +202,10 @@ for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${tar
     await doomedShare.subscribe(doomed.adapter, 'only-doomed');
     assert.equal((await nodes[0].adapter.channelStats('app', 'presence-doom')).subscriptionCount, 4);
 
-    const all = () => nodes.flatMap((node) => node.recorded.changes);
+    // The tests before write some channels through the adapters alone, so a Redis Cluster failover's
+    // re-registration corrects (and reports) their counts: only this test's channels count here.
+    const ours = (c: ClusterChange) => c.type !== 'count' || c.channel === 'presence-doom' || c.channel === 'only-doomed';
+    const all = () => nodes.flatMap((node) => node.recorded.changes.filter(ours));
     await waitFor(() => userChanges(all()).length > 0 && memberChanges(all()).length > 0, "the dead node's share removed", 5_000);
     await sleep(600);
     assert.deepEqual(memberChanges(all()), [{ type: 'member', appId: 'app', channel: 'presence-doom', userId: 'gone', userInfo: null, present: false }]);
@@ -213,8 +216,9 @@ for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${tar
       { type: 'count', appId: 'app', channel: 'presence-doom', count: 1 },
     ]);
     // All three reports came from one survivor.
-    assert.equal(nodes.filter((node) => node.recorded.changes.length > 0).length, 1);
-    assert.deepEqual(Object.fromEntries(await nodes[1].adapter.channels('app')), { 'presence-doom': { subscriptionCount: 1, userCount: 1 } });
+    assert.equal(nodes.filter((node) => node.recorded.changes.some(ours)).length, 1);
+    const channels = await nodes[1].adapter.channels('app');
+    assert.deepEqual([channels.get('presence-doom'), channels.has('only-doomed')], [{ subscriptionCount: 1, userCount: 1 }, false]);
     assert.deepEqual(await nodes[1].adapter.onlineUsers('app', ['gone']), []);
     for (const node of nodes) node.recorded.changes.length = 0;
     await shares[0].leave(nodes[0].adapter, 'presence-doom', '1.9', 'stays');
