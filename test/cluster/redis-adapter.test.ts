@@ -189,9 +189,15 @@ for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${tar
   });
 
   it("removes a silent node's share once, reporting each member and user it took away", async () => {
-    // A node that heartbeats once (at start) and then falls silent, as a killed process would.
+    // A node that heartbeats once (at start) and then falls silent, as a killed process would: once
+    // its share is written it never registers again either (on Redis Cluster, a topology change such
+    // as the concurrent failover or the killed primary rejoining would bring its share back).
     const doomedShare = new LocalShare('app');
-    const doomed = await cluster.node({ heartbeatMs: 60_000, nodeExpiryMs: 120_000 }, doomedShare.snapshot);
+    let killed = false;
+    const doomed = await cluster.node({ heartbeatMs: 60_000, nodeExpiryMs: 120_000 }, () => {
+      if (killed) throw new Error('this node is dead');
+      return doomedShare.snapshot();
+    });
     await shares[0].subscribe(nodes[0].adapter, 'presence-doom');
     await shares[0].join(nodes[0].adapter, 'presence-doom', '1.9', 'stays');
     for (const [socket, userId] of [['8.1', 'gone'], ['8.2', 'gone'], ['8.3', 'stays']] as const) {
@@ -200,6 +206,7 @@ for (const target of REDIS_TARGETS) describe(`RedisAdapter across nodes on ${tar
     }
     await doomedShare.signIn(doomed.adapter, 'gone', '8.1');
     await doomedShare.subscribe(doomed.adapter, 'only-doomed');
+    killed = true;
     assert.equal((await nodes[0].adapter.channelStats('app', 'presence-doom')).subscriptionCount, 4);
 
     // The tests before write some channels through the adapters alone, so a Redis Cluster failover's
