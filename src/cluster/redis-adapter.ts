@@ -21,7 +21,7 @@ import {
   type NodeSnapshot,
   type PresenceMember,
 } from './adapter.js';
-import { clusterSeeds, redactUrl, resolveSettings, type RedisAdapterOptions, type RedisSettings } from './redis-options.js';
+import { clusterSeeds, lateHeartbeatMs, redactUrl, resolveSettings, type RedisAdapterOptions, type RedisSettings } from './redis-options.js';
 import { defineScripts, RedisKeys, runScript, shareField, type AppScript, type ClusterScript, type RedisClient } from './redis-scripts.js';
 import { decodeScriptResult, encodeShares, parseJson, shareJson, toClusterChange, type RawChange } from './redis-share.js';
 import { TopicSubscriptions } from './redis-topics.js';
@@ -497,7 +497,7 @@ export class RedisAdapter implements ClusterAdapter {
         return;
       }
       const [stale, ...changed] = await Promise.all([
-        this.runCluster('heraldHeartbeat', this.nodeId, this.settings.nodeExpiryMs),
+        this.runCluster('heraldHeartbeat', this.nodeId, this.settings.nodeExpiryMs, lateHeartbeatMs(this.settings)),
         ...[...this.epochs].map(([tag, epoch]) => this.runApp(tag, 'heraldEpochChanged', epoch)),
       ]);
       if (Number(stale) === 1 || changed.some((one) => Number(one) === 1)) {
@@ -518,7 +518,9 @@ export class RedisAdapter implements ClusterAdapter {
 
   private async reapDeadNodes(): Promise<void> {
     try {
-      const dead = ((await this.runCluster('heraldDeadNodes', this.settings.nodeExpiryMs)) as string[]).filter((id) => id !== this.nodeId);
+      // Judged against this node's own heartbeats (see heraldDeadNodes): a stalled node is not a dead one.
+      const found = await this.runCluster('heraldDeadNodes', this.nodeId, this.settings.nodeExpiryMs, lateHeartbeatMs(this.settings));
+      const dead = (found as string[]).filter((id) => id !== this.nodeId);
       for (const node of dead) await this.reapIfFirst(node);
     } catch (error) {
       this.logger.debug({ err: error }, 'looking for dead nodes failed');

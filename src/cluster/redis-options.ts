@@ -64,6 +64,17 @@ export function resolveSettings(options: RedisAdapterOptions): RedisSettings {
   return settings;
 }
 
+/**
+ * How long after its previous heartbeat a node's next one is late: its commands were held (a
+ * Redis Cluster failover, a paused Redis), so other nodes' heartbeats may have been held as long.
+ * A shorter hold cannot make a live node look expired (it was silent for at most the hold plus one
+ * heartbeat). Never under one and a half heartbeats: with an expiry of just two, ordinary jitter
+ * would count as a hold and keep every node from reaping.
+ */
+export function lateHeartbeatMs(settings: RedisSettings): number {
+  return Math.max(settings.nodeExpiryMs - settings.heartbeatMs, 1.5 * settings.heartbeatMs);
+}
+
 /** The URL (or comma-separated URLs) with passwords hidden, for logs. */
 export function redactUrl(url: string): string {
   if (url.includes(',')) return url.split(',').map((one) => redactUrl(one.trim())).join(',');

@@ -17,6 +17,7 @@
  * - `B node:{id}:signins`     hash ["user","socket"] -> user id
  * Under the cluster base G:
  * - `G nodes`                 sorted set: node id -> last heartbeat (Redis server time, ms)
+ * - `G resumed`               hash node id -> when its heartbeats last resumed after a late one or a (re-)registration
  * - `G apps`                  set of app tags some node has a share in (where reapers look)
  * - `G reaper:{id}`           lock (SET NX PX) of the node removing dead node {id}'s share
  * - `G reaped:{id}`           set when node {id}'s share was (partly) removed although it lives: it re-registers
@@ -143,6 +144,7 @@ end
 const CLUSTER_PRELUDE = `
 local G = KEYS[1]
 local K_NODES = G .. 'nodes'
+local K_RESUMED = G .. 'resumed'
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -321,7 +323,9 @@ return cjson.encode({ 'more', changes })
 const CLUSTER_SCRIPTS = {
   // ARGV: node, app tags... Records the node as alive and the apps it has a share in.
   heraldJoin: `
-redis.call('ZADD', K_NODES, now_ms(), ARGV[1])
+local now = now_ms()
+redis.call('ZADD', K_NODES, now, ARGV[1])
+redis.call('HSET', K_RESUMED, ARGV[1], now)
 redis.call('DEL', G .. 'reaped:' .. ARGV[1])
 if #ARGV > 1 then redis.call('SADD', G .. 'apps', unpack(ARGV, 2)) end
 return 1
@@ -334,19 +338,31 @@ return redis.call('SADD', G .. 'apps', ARGV[1])
   heraldApps: `
 return redis.call('SMEMBERS', G .. 'apps')
 `,
-  // ARGV: node, expiry ms. Refreshes the heartbeat; returns 1 when the node must re-register its
-  // share: it was missing or stale (reaped, or Redis lost its state), or a reaper took part of it.
+  // ARGV: node, expiry ms, late ms. Refreshes the heartbeat (one more than late ms after the last
+  // restarts the node's unbroken run); returns 1 when the node must re-register its share: it was
+  // missing or stale (reaped, or Redis lost its state), or a reaper took part of it.
   heraldHeartbeat: `
 local now = now_ms()
 local last = redis.call('ZSCORE', K_NODES, ARGV[1])
 redis.call('ZADD', K_NODES, now, ARGV[1])
+if (not last) or now - tonumber(last) > tonumber(ARGV[3]) or redis.call('HEXISTS', K_RESUMED, ARGV[1]) == 0 then
+  redis.call('HSET', K_RESUMED, ARGV[1], now)
+end
 local reaped = redis.call('DEL', G .. 'reaped:' .. ARGV[1])
 if (not last) or now - tonumber(last) > tonumber(ARGV[2]) or reaped == 1 then return 1 end
 return 0
 `,
-  // ARGV: expiry ms. Returns up to 16 node ids silent for longer than the expiry.
+  // ARGV: reaper node, expiry ms, late ms. Returns up to 16 node ids silent for longer than the
+  // expiry, or none unless the reaper's own heartbeats are on time and have been for the expiry:
+  // whatever held the reaper's commands (a Redis Cluster failover, a paused Redis) held the other
+  // nodes' heartbeats too, so their silence counts only from when the reaper's own resumed.
   heraldDeadNodes: `
-return redis.call('ZRANGEBYSCORE', K_NODES, '-inf', now_ms() - tonumber(ARGV[1]), 'LIMIT', 0, 16)
+local now = now_ms()
+local expiry = tonumber(ARGV[2])
+local last = redis.call('ZSCORE', K_NODES, ARGV[1])
+local resumed = redis.call('HGET', K_RESUMED, ARGV[1])
+if (not last) or (not resumed) or now - tonumber(last) > tonumber(ARGV[3]) or now - tonumber(resumed) <= expiry then return {} end
+return redis.call('ZRANGEBYSCORE', K_NODES, '-inf', now - expiry, 'LIMIT', 0, 16)
 `,
   // ARGV: node, expiry ms. Returns 1 while the node heartbeats.
   heraldAlive: `
@@ -360,6 +376,7 @@ return 0
 local last = redis.call('ZSCORE', K_NODES, ARGV[1])
 if ARGV[3] == '1' or (not last) or now_ms() - tonumber(last) > tonumber(ARGV[2]) then
   redis.call('ZREM', K_NODES, ARGV[1])
+  redis.call('HDEL', K_RESUMED, ARGV[1])
   return 1
 end
 redis.call('SET', G .. 'reaped:' .. ARGV[1], '1', 'PX', tonumber(ARGV[2]) * 4)
