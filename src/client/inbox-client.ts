@@ -109,6 +109,13 @@ export class InboxClient {
   private changesWanted = false;
   /** Counts unsubscribe() calls: a catch-up under way when one came must not apply what it fetched. */
   private unsubscribes = 0;
+  /**
+   * Optimistic opens waiting for their answer: counts read by the server before such an open
+   * (a delivery's event, a catch-up) would bring the badge back up for a moment; its answer sets it.
+   */
+  private opensInFlight = 0;
+  /** The newest change_seq whose event counts were applied: an older event's counts are stale. */
+  private eventCountsSeq = 0;
 
   private readonly api: InboxApi;
   private readonly heraldUrl: string;
@@ -406,7 +413,7 @@ export class InboxClient {
     views.forEach((view, i) => (names[`v${i}`] = bodyFilter(view.filter)));
     const answer = await this.api.countViews(names);
     if (this.disposed) return;
-    this.applyCounts({ ...answer.views.all, last_seq: answer.last_seq });
+    if (this.opensInFlight === 0) this.applyCounts({ ...answer.views.all, last_seq: answer.last_seq });
     views.forEach((view, i) => {
       const counts = answer.views[`v${i}`];
       if (counts) view.setCounts(counts);
@@ -566,6 +573,7 @@ export class InboxClient {
     const decrement = ids === 'all' ? countBefore : Math.min(countBefore, changed.length);
     this.setList(list);
     this.setCount(countBefore - decrement);
+    this.opensInFlight++;
     try {
       const answer = await request();
       this.setCount(this.countFrom(unreadCountOf(answer)));
@@ -574,6 +582,8 @@ export class InboxClient {
       this.setList(markUnreadIn(this.notifications, new Set(changed)));
       this.setCount(this.pendingNotificationsCount + decrement);
       throw this.report(error);
+    } finally {
+      this.opensInFlight--;
     }
   }
 
@@ -602,7 +612,10 @@ export class InboxClient {
     });
     channel.bind(INBOX_CHANGED_EVENT, (data: { change_seq?: number; ids?: string[]; counts?: InboxCounts & { last_seq: number } }) => {
       if (this.disposed || typeof data.change_seq !== 'number') return;
-      if (data.counts && this.changeSeq !== null && data.change_seq > this.changeSeq) this.applyCounts(data.counts);
+      if (data.counts && this.opensInFlight === 0 && this.changeSeq !== null && data.change_seq > this.changeSeq && data.change_seq > this.eventCountsSeq) {
+        this.eventCountsSeq = data.change_seq;
+        this.applyCounts(data.counts);
+      }
       // The event names the ids; their new state (and anything missed) comes from the feed.
       if (this.changeSeq !== null && data.change_seq > this.changeSeq) void this.catchUpChanges();
     });
