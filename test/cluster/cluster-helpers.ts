@@ -1,5 +1,5 @@
 /** Helpers of the multi-node tests: the Redis to use, isolated key prefixes, nodes and child processes. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,13 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { RedisAdapter, type RedisAdapterOptions } from '../../src/cluster/redis-adapter.js';
 import { startHarness, TEST_APP, type Harness } from '../helpers/harness.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** The Redis the cluster tests run against, if configured. */
 export const TEST_REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? '';
 
 /** The `skip` option of a suite that needs Redis: false when configured. */
 export const redisSkip: false | string = TEST_REDIS_URL ? false : 'SKIP: HERALD_TEST_REDIS_URL is not set';
+
+/** The `skip` option of a suite that starts a redis-server of its own (besides needing Redis at all). */
+export const ownRedisSkip: false | string =
+  redisSkip || (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0 ? false : 'SKIP: redis-server is not on PATH');
 
 /** The Redis Cluster the cluster tests run against, if configured (.ci/run starts one): its node URLs, comma-separated. */
 export const TEST_REDIS_CLUSTER_URLS = process.env.HERALD_TEST_REDIS_CLUSTER_URLS ?? '';
@@ -169,6 +173,14 @@ export class Children {
     await Promise.race([Promise.all(waits), timeout]);
     clearTimeout(timer);
   }
+}
+
+/** Starts a fresh, empty redis-server (no persistence) on `port` and waits, bounded, until it accepts connections. */
+export async function startRedisServer(children: Children, port: number): Promise<ReturnType<Children['spawn']>> {
+  const server = children.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
+  await waitFor(() => server.output().includes('Ready to accept connections') || server.child.exitCode !== null, 'redis-server to start', 5_000);
+  if (server.child.exitCode !== null) throw new Error(`redis-server exited:\n${server.output()}`);
+  return server;
 }
 
 /** dist/src/cli.js, next to the compiled tests. */

@@ -1,13 +1,12 @@
 /** The Redis adapter: the shared contract, then what only a cluster has (other nodes, dead nodes, lost state). */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ClusterUnavailableError, type ClusterChange, type NodeSnapshot } from '../../src/cluster/adapter.js';
 import type { RedisAdapter } from '../../src/cluster/redis-adapter.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { recordingHooks, runAdapterSuite } from './adapter-suite.js';
-import { Children, deletePrefix, FAST_TIMERS, freePort, ONE_REDIS, REDIS_TARGETS, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix, type RedisTarget } from './cluster-helpers.js';
+import { Children, deletePrefix, FAST_TIMERS, freePort, ONE_REDIS, ownRedisSkip, startRedisServer, REDIS_TARGETS, redisSkip, testAdapter, TEST_REDIS_URL, uniquePrefix, type RedisTarget } from './cluster-helpers.js';
 
 for (const target of REDIS_TARGETS) {
   runAdapterSuite(
@@ -332,16 +331,13 @@ describe('RedisAdapter re-registration', { skip: redisSkip }, () => {
 
 // CLIENT PAUSE holds every client of a server: on a redis-server of its own, so that the other
 // test files sharing HERALD_TEST_REDIS_URL meanwhile are not held with it.
-const haveRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-describe('RedisAdapter reaping after a stall', { skip: redisSkip || (haveRedisServer ? false : 'SKIP: redis-server is not on PATH') }, () => {
+describe('RedisAdapter reaping after a stall', { skip: ownRedisSkip }, () => {
   const children = new Children();
   let cluster: Cluster;
   let pauser: Redis;
   before(async () => {
     const port = await freePort();
-    const server = children.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-    await waitFor(() => server.output().includes('Ready to accept connections') || server.child.exitCode !== null, 'redis-server to start', 5_000);
-    assert.equal(server.child.exitCode, null, `redis-server exited:\n${server.output()}`);
+    await startRedisServer(children, port);
     const url = `redis://127.0.0.1:${port}`;
     cluster = new Cluster('stall', { ...ONE_REDIS, url });
     pauser = new Redis(url);

@@ -3,21 +3,18 @@
  * Sockets survive, `/ready` goes 503 then 200, calls fail fast, and everything works again after.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Channel } from 'pusher-js';
 import { ClusterUnavailableError } from '../../src/cluster/adapter.js';
 import { subscribed } from '../helpers/auth.js';
 import type { Harness } from '../helpers/harness.js';
 import type { Frame, RawClient } from '../helpers/raw-client.js';
-import { once, waitFor } from '../helpers/wait.js';
-import { Children, freePort, readyStatus, redisSkip, startNodes, uniquePrefix, within } from './cluster-helpers.js';
+import { once } from '../helpers/wait.js';
+import { Children, freePort, ownRedisSkip, readyStatus, startNodes, startRedisServer, uniquePrefix, within } from './cluster-helpers.js';
 
-const haveRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = redisSkip || (haveRedisServer ? false : 'SKIP: redis-server is not on PATH');
 const PRESENCE = 'presence-outage';
 
-describe('a Redis outage under two nodes', { skip }, () => {
+describe('a Redis outage under two nodes', { skip: ownRedisSkip }, () => {
   const children = new Children();
   let port = 0;
   let redis: ReturnType<Children['spawn']> | null = null;
@@ -25,10 +22,7 @@ describe('a Redis outage under two nodes', { skip }, () => {
 
   /** Starts a fresh, empty redis-server on `port` and waits (bounded) until it accepts connections. */
   async function startRedis(): Promise<void> {
-    redis = children.spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-    const started = redis;
-    await waitFor(() => started.output().includes('Ready to accept connections') || started.child.exitCode !== null, 'redis-server to start', 5_000);
-    assert.equal(started.child.exitCode, null, `redis-server exited:\n${started.output()}`);
+    redis = await startRedisServer(children, port);
   }
 
   before(async () => {
