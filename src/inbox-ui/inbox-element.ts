@@ -34,6 +34,8 @@ const OFFLINE_STATES = new Set<ConnectionState>(['connecting', 'unavailable', 'f
 const SEEN_BATCH_MS = 250;
 /** Milliseconds a failed action's message stays. */
 const NOTICE_MS = 4_000;
+/** How near the end of the list (px) the next page starts loading. */
+const MORE_MARGIN_PX = 120;
 
 // Node (server rendering, type imports) has no HTMLElement: the class must still be definable there.
 const ElementBase = (typeof HTMLElement === 'undefined' ? class {} : HTMLElement) as typeof HTMLElement;
@@ -233,7 +235,7 @@ export class HeraldInboxElement extends ElementBase {
     window.addEventListener('online', this.onNetwork);
     window.addEventListener('offline', this.onNetwork);
     this.seenObserver = new IntersectionObserver((entries) => this.onRowsSeen(entries), { root: this.ui.scroller, threshold: 0.6 });
-    this.moreObserver = new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && this.loadMore(true), { root: this.ui.scroller, rootMargin: '120px' });
+    this.moreObserver = new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && this.loadMore(true), { root: this.ui.scroller, rootMargin: `${MORE_MARGIN_PX}px` });
     this.moreObserver.observe(this.ui.sentinel);
     for (const { element } of this.rows.values()) this.seenObserver.observe(element);
     this.clockTimer = setInterval(() => this.refreshTimes(), 30_000);
@@ -448,7 +450,7 @@ export class HeraldInboxElement extends ElementBase {
         this.failure = null;
         this.renderList(source.notificationsStream.value);
         this.renderBanner();
-        this.loadWantedPage();
+        this.loadMoreIfAtEnd();
       },
       (error: unknown) => {
         if (this.source === source && generation === this.generation) this.fail(error as Error);
@@ -734,18 +736,21 @@ export class HeraldInboxElement extends ElementBase {
         this.renderList(source.notificationsStream.value);
         // Only after a page that added rows: a source that keeps saying it has more but brings
         // nothing must not be asked again and again.
-        if (source.notificationsStream.value.length > shown) this.loadWantedPage();
+        if (source.notificationsStream.value.length > shown) this.loadMoreIfAtEnd();
       });
   }
 
   /**
    * The observer reports only changes: a sentinel that came into range while a page was loading
-   * (and stayed there) would never load the next one, so it is remembered and loaded once that is done.
+   * (and stayed there) would never load the next one. Checked again once a load is done.
    */
-  private loadWantedPage(): void {
-    if (!this.moreWanted) return;
+  private loadMoreIfAtEnd(): void {
+    const wanted = this.moreWanted;
     this.moreWanted = false;
-    this.loadMore(true);
+    if (wanted) return this.loadMore(true);
+    const scroller = this.ui.scroller.getBoundingClientRect();
+    if (scroller.height === 0) return;
+    if (this.ui.sentinel.getBoundingClientRect().top <= scroller.bottom + MORE_MARGIN_PX) this.loadMore(true);
   }
 
   private openSnoozeMenu(trigger: HTMLButtonElement, id: string): void {
