@@ -128,11 +128,12 @@ export class InboxApi {
    * function. `idempotent` (default: GET) lets a request whose connection failed be sent again.
    */
   async request<T>(method: string, path: string, body?: unknown, idempotent = method === 'GET'): Promise<T> {
+    const token = await this.tokens.get();
     try {
-      return await this.send<T>(method, path, body, await this.tokens.get(), idempotent);
+      return await this.send<T>(method, path, body, token, idempotent);
     } catch (error) {
       if (!(error instanceof HeraldAuthError) || error.status !== 401 || !this.tokens.refreshable) throw error;
-      return this.send<T>(method, path, body, await this.tokens.refresh(), idempotent);
+      return this.send<T>(method, path, body, await this.tokens.replaceRefused(token), idempotent);
     }
   }
 

@@ -44,6 +44,16 @@ export class TokenSource {
     return this.refresh();
   }
 
+  /**
+   * A token to use instead of one the server refused. A request sent with the old token can be
+   * refused after another caller already replaced it (sent just before expiry, answered just
+   * after): that caller's token is used instead of asking token() once more.
+   */
+  replaceRefused(refused: string): Promise<string> {
+    if (this.pending === null && this.cached !== null && this.cached !== refused) return this.get();
+    return this.refresh();
+  }
+
   /** Forgets the cached token and asks for a new one (once, however many callers ask at the same time). */
   refresh(): Promise<string> {
     if (typeof this.option === 'string') return Promise.resolve(this.option);
