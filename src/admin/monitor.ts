@@ -310,7 +310,7 @@ export function consoleLine(event: RealtimeEvent, time: number): ConsoleLine {
     case 'client_event':
       return { type: event.type, time, channel: event.channel, event: event.event, ...dataText(event.data), socket_id: event.socketId, user_id: event.userId };
     case 'event_published':
-      return { type: event.type, time, channel: event.channel, event: event.event, ...dataText(event.data) };
+      return { type: event.type, time, channel: event.channel, event: event.event, ...dataText(event.data()) };
     default: {
       // An event type added later shows up by name until it gets a line of its own.
       const other: { readonly type: string } = event;

@@ -16,8 +16,12 @@ export type RealtimeEvent =
   | { readonly type: 'connection_opened'; readonly app: App; readonly socketId: string }
   | { readonly type: 'connection_closed'; readonly app: App; readonly socketId: string }
   | { readonly type: 'connection_refused'; readonly appKey: string; readonly code: number }
-  /** An event published on this node (HTTP trigger, inbox delivery); emitted only while someone listens. */
-  | { readonly type: 'event_published'; readonly app: App; readonly channel: string; readonly event: string; readonly data: unknown };
+  /**
+   * An event published on this node (HTTP trigger, inbox delivery); emitted only while someone
+   * listens. `data()` builds its data: most listeners only count, and an inbox push publishes
+   * thousands of events whose data nobody reads.
+   */
+  | { readonly type: 'event_published'; readonly app: App; readonly channel: string; readonly event: string; readonly data: () => unknown };
 
 export type RealtimeListener = (event: RealtimeEvent) => void;
 

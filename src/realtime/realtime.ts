@@ -222,7 +222,7 @@ export class Realtime implements ConnectionHost, RealtimeServices {
   private publishEncoded(app: App, channel: string, event: string, frame: string, exceptSocketId: string | null, data: () => unknown): void {
     this.hub(app).deliver(channel, frame, exceptSocketId);
     this.adapter.send({ v: 1, type: 'publish', appId: app.id, channel, frame, exceptSocketId });
-    if (this.events.active) this.events.emit({ type: 'event_published', app, channel, event, data: data() });
+    if (this.events.active) this.events.emit({ type: 'event_published', app, channel, event, data });
     if (channelKind(channel).cache) {
       this.adapter
         .cacheSet(app.id, channel, { event, data: data() }, CACHE_TTL_SECONDS * 1000)
