@@ -60,12 +60,12 @@ export class Scheduler {
   private async run(): Promise<void> {
     for (;;) {
       const released = await this.store.releaseDue(new Date(this.now()), RELEASE_BATCH);
-      if (released.length > 0) this.inbox.deliver(released);
+      if (released.length > 0) void this.inbox.deliver(released);
       if (released.length < RELEASE_BATCH) break;
     }
     for (;;) {
       const resurfaced = await this.store.resurfaceDue(new Date(this.now()), RELEASE_BATCH);
-      if (resurfaced.length > 0) this.inbox.deliver(resurfaced);
+      if (resurfaced.length > 0) void this.inbox.deliver(resurfaced);
       if (resurfaced.length < RELEASE_BATCH) break;
     }
     for (;;) {

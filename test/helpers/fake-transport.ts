@@ -84,7 +84,7 @@ export function fakeCore(apps: readonly Partial<Parameters<typeof defineApp>[0]>
     return connected;
   }
 
-  return { realtime, clock, app, connect, client };
+  return { realtime, registry, clock, app, connect, client };
 }
 
 /** Lets the in-memory adapter's promises and the handlers after them run. */
