@@ -183,6 +183,44 @@ export async function startRedisServer(children: Children, port: number): Promis
   return server;
 }
 
+/** The script .ci/run starts its Redis Cluster with (from dist/test/cluster). */
+const REDIS_CLUSTER_SCRIPT = fileURLToPath(new URL('../../../.ci/redis-cluster.sh', import.meta.url));
+
+/** A Redis Cluster a test started for itself (3 primaries, 3 replicas), and how to stop it. */
+export interface OwnRedisCluster {
+  readonly urls: string;
+  stop(): void;
+}
+
+/**
+ * Starts a Redis Cluster of the test's own with .ci/redis-cluster.sh, on free ports from
+ * `firstPort`: for a test that kills its nodes, which must not pull the shared cluster out from
+ * under the files running beside it.
+ */
+export async function startRedisCluster(firstPort: number): Promise<OwnRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-own-redis-cluster-'));
+  const stop = () => {
+    spawnSync('bash', [REDIS_CLUSTER_SCRIPT, 'stop', dir], { stdio: 'ignore', timeout: 20_000 });
+  };
+  const { stdout, code, stderr } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+    const child = spawn('bash', [REDIS_CLUSTER_SCRIPT, 'start', dir, String(firstPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('close', (exitCode) => resolve({ stdout: out, stderr: err, code: exitCode }));
+  });
+  if (code !== 0) {
+    stop();
+    throw new Error(`.ci/redis-cluster.sh start failed (${code}): ${stderr}`);
+  }
+  return { urls: stdout.trim(), stop };
+}
+
+/** The `skip` option of a suite that starts a Redis Cluster of its own. */
+export const ownRedisClusterSkip: false | string =
+  ownRedisSkip || (spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0 ? false : 'SKIP: redis-cli is not on PATH');
+
 /** dist/src/cli.js, next to the compiled tests. */
 const CLI_PATH = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
