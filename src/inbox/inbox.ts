@@ -31,26 +31,11 @@ export const DELETED_EVENT = 'herald:notification_deleted';
 export const INBOX_CHANGED_EVENT = 'herald:inbox_changed';
 /** How many users' counts one query reads for the live events of a push. */
 const COUNT_BATCH = 1000;
-/** How long a delivery holds its notifications for their users' counts, so both leave in one write. */
-const COUNTS_WAIT_MS = 100;
 
 /** A row to deliver, with the user's inbox channel. */
 interface LiveRow {
   readonly row: StoredNotification;
   readonly channel: string;
-}
-
-/** The value of a promise that settles within `ms`, else undefined (the promise itself goes on). */
-async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, ms, undefined);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A change a user made to their inbox (or time made), reported to listeners (webhooks) after it is stored. */
@@ -98,8 +83,6 @@ export interface InboxDeps {
   readonly apps: AppRegistry;
   readonly logger: Logger;
   readonly now: () => number;
-  /** How long a delivery holds its notifications for their users' counts (default `COUNTS_WAIT_MS`). */
-  readonly countsWaitMs?: number;
 }
 
 /** What the inbox did since start, as plain numbers for the metrics. */
@@ -117,8 +100,6 @@ export class Inbox {
   readonly counters: InboxCounters = { pushes: 0, notifications: 0, deliveries: 0 };
 
   private listeners: InboxListener[] = [];
-  /** The deliveries under way, one after another. */
-  private delivering: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: InboxDeps) {}
 
@@ -163,72 +144,52 @@ export class Inbox {
 
   /**
    * Publishes newly visible (pushed, released, collapsed, resurfaced) notifications on their users'
-   * inbox channels (live, at-most-once), each followed by the user's `herald:inbox_changed` with
-   * fresh counts. Counts are read per batch of users before the batch goes out, so a user's
-   * notification and counts leave in one write; the database gets `COUNTS_WAIT_MS` for that, after
-   * which the notifications go out and the counts follow when they come. Deliveries run one after
-   * another, so a user's notifications arrive in the order they became visible.
+   * inbox channels (live, at-most-once), then each user's `herald:inbox_changed` with fresh counts.
+   * The notifications go out at once, in order; the counts are read after, in batches, so a slow
+   * database never holds a notification back. (On SQLite the counts come before the writes are
+   * flushed, so both events still leave in one write.)
    * `onePush`: the rows are the same notification (one push, none collapsed), so it is serialised once.
    */
   deliver(rows: readonly StoredNotification[], onePush = false): Promise<void> {
-    const byApp = new Map<App, LiveRow[]>();
+    let frames: NotificationFrames | null = null;
     let app: App | undefined;
+    /** The delivered rows of each app, for their change events. */
+    const delivered = new Map<App, LiveRow[]>();
     for (const row of rows) {
       if (!onePush || app === undefined) app = this.deps.apps.findById(row.appId);
       if (!app) continue;
       const channel = liveInboxChannel(app, row.userId);
       if (channel === null) continue;
-      const live = byApp.get(app);
-      if (live) live.push({ row, channel });
-      else byApp.set(app, [{ row, channel }]);
+      if (!onePush || frames === null) frames = new NotificationFrames(app.inboxEventName, row);
+      const seq = row.seq;
+      const shared = frames;
+      this.deps.realtime.publishFrame(app, channel, app.inboxEventName, shared.frame(channel, seq), () => shared.data(seq));
+      this.counters.deliveries++;
+      const ofApp = delivered.get(app);
+      if (ofApp) ofApp.push({ row, channel });
+      else delivered.set(app, [{ row, channel }]);
     }
-    if (byApp.size === 0) return this.delivering;
-    this.delivering = this.delivering
-      .then(async () => {
-        for (const [app, live] of byApp) await this.deliverToApp(app, live, onePush);
-      })
-      // One failed delivery must not stop the ones queued behind it.
-      .catch((error: unknown) => this.deps.logger.error({ err: error }, 'inbox delivery failed'));
-    return this.delivering;
+    return delivered.size > 0 ? this.announceDelivered(delivered) : Promise.resolve();
   }
 
-  private async deliverToApp(app: App, live: readonly LiveRow[], onePush: boolean): Promise<void> {
-    const shared = onePush ? new NotificationFrames(app.inboxEventName, live[0].row) : null;
-    // Once the database has been slow, the rest of this delivery no longer waits for it.
-    let waitForCounts = true;
-    for (let i = 0; i < live.length; i += COUNT_BATCH) {
-      const batch = live.slice(i, i + COUNT_BATCH);
-      const counting = this.countDelivered(app, batch);
-      const counts = waitForCounts ? await settledWithin(counting, this.deps.countsWaitMs ?? COUNTS_WAIT_MS) : undefined;
-      if (counts === undefined) waitForCounts = false;
-      for (const { row, channel } of batch) {
-        const frames = shared ?? new NotificationFrames(app.inboxEventName, row);
-        const seq = row.seq;
-        this.deps.realtime.publishFrame(app, channel, app.inboxEventName, frames.frame(channel, seq), () => frames.data(seq));
-        this.counters.deliveries++;
-        if (counts) this.announceDelivered(app, channel, row, counts);
+  /** The change events of delivered rows: counts read in batches after the notifications went out. */
+  private async announceDelivered(delivered: ReadonlyMap<App, readonly LiveRow[]>): Promise<void> {
+    try {
+      for (const [app, live] of delivered) {
+        for (let i = 0; i < live.length; i += COUNT_BATCH) {
+          const batch = live.slice(i, i + COUNT_BATCH);
+          const counts = await this.deps.store.countUsers(app.id, batch.map(({ row }) => row.userId), new Date(this.deps.now()));
+          for (const { row, channel } of batch) {
+            const userCounts = counts.get(row.userId);
+            if (!userCounts || row.changeSeq === null) continue;
+            const data = { change_seq: row.changeSeq, ids: [row.id], counts: countsJson(userCounts) };
+            this.deps.realtime.publish(app, channel, INBOX_CHANGED_EVENT, JSON.stringify(data), null);
+          }
+        }
       }
-      if (counts === undefined) {
-        void counting.then((late) => {
-          if (late) for (const { row, channel } of batch) this.announceDelivered(app, channel, row, late);
-        });
-      }
-    }
-  }
-
-  /** The counts of a batch of delivered rows' users; null (logged) when the database failed. */
-  private countDelivered(app: App, batch: readonly LiveRow[]): Promise<Map<string, Counts> | null> {
-    return this.deps.store.countUsers(app.id, batch.map(({ row }) => row.userId), new Date(this.deps.now())).catch((error: unknown) => {
+    } catch (error) {
       this.deps.logger.error({ err: error }, 'inbox change events of a delivery failed');
-      return null;
-    });
-  }
-
-  private announceDelivered(app: App, channel: string, row: StoredNotification, counts: ReadonlyMap<string, Counts>): void {
-    const userCounts = counts.get(row.userId);
-    if (!userCounts || row.changeSeq === null) return;
-    const data = { change_seq: row.changeSeq, ids: [row.id], counts: countsJson(userCounts) };
-    this.deps.realtime.publish(app, channel, INBOX_CHANGED_EVENT, JSON.stringify(data), null);
+    }
   }
 
   list(app: App, userId: string, query: ListQuery): Promise<ListResult> {
