@@ -181,9 +181,7 @@ export class Inbox {
           const counts = await this.deps.store.countUsers(app.id, batch.map(({ row }) => row.userId), new Date(this.deps.now()));
           for (const { row, channel } of batch) {
             const userCounts = counts.get(row.userId);
-            if (!userCounts || row.changeSeq === null) continue;
-            const data = { change_seq: row.changeSeq, ids: [row.id], counts: countsJson(userCounts) };
-            this.deps.realtime.publish(app, channel, INBOX_CHANGED_EVENT, JSON.stringify(data), null);
+            if (userCounts && row.changeSeq !== null) this.publishChangedOn(app, channel, row.changeSeq, [row.id], userCounts);
           }
         }
       }
@@ -305,7 +303,13 @@ export class Inbox {
   }
 
   private publishChanged(app: App, userId: string, changeSeq: number, ids: readonly string[], counts: Counts): void {
-    this.publishState(app, userId, INBOX_CHANGED_EVENT, { change_seq: changeSeq, ids, counts: countsJson(counts) });
+    const channel = liveInboxChannel(app, userId);
+    if (channel !== null) this.publishChangedOn(app, channel, changeSeq, ids, counts);
+  }
+
+  /** `herald:inbox_changed` on a user's inbox channel, already looked up. */
+  private publishChangedOn(app: App, channel: string, changeSeq: number, ids: readonly string[], counts: Counts): void {
+    this.deps.realtime.publish(app, channel, INBOX_CHANGED_EVENT, JSON.stringify({ change_seq: changeSeq, ids, counts: countsJson(counts) }), null);
   }
 
   /** Reports an event that happened outside the inbox's own calls (a push outcome) to its listeners. */
