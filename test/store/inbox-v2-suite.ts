@@ -178,5 +178,23 @@ export function runInboxV2Suite(name: string, createStore: () => Promise<InboxSt
       assert.deepEqual(counts.get('u'), { unseen: 0, unread: 1, total: 1, lastSeq: 1 });
       assert.deepEqual(counts.get('ghost'), { unseen: 0, unread: 0, total: 0, lastSeq: 0 });
     });
+
+    it('countUsers gives every user what count() gives, across seen, opened, archived, snoozed and expiring notifications', async () => {
+      const app = newApp();
+      for (const id of ['a', 'b', 'c', 'd', 'e']) await store.push(app, ['u', 'v'], notification(id), null, T0);
+      await store.push(app, ['u'], notification('short', { expiresAt: at(MIN) }), null, T0);
+      await store.push(app, ['v'], notification('later', { sendAfter: at(10 * MIN) }), null, T0);
+      await store.bulk(app, 'u', 'seen', { ids: ['a'] }, at(1));
+      await store.bulk(app, 'u', 'open', { ids: ['b'] }, at(1));
+      await store.bulk(app, 'u', 'archive', { ids: ['c'] }, at(1));
+      await store.bulk(app, 'u', 'snooze', { ids: ['d'], until: at(2 * MIN) }, at(1));
+      await store.bulk(app, 'v', 'open', { ids: ['a', 'b', 'c'] }, at(1));
+      for (const now of [at(2), at(MIN), at(3 * MIN)]) {
+        const counts = await store.countUsers(app, ['u', 'v', 'u', 'ghost'], now);
+        assert.equal(counts.size, 3);
+        for (const user of ['u', 'v', 'ghost']) assert.deepEqual(counts.get(user), await store.count(app, user, {}, now), `${user} at ${now.toISOString()}`);
+      }
+      assert.deepEqual(await store.countUsers(app, ['u'], at(3 * MIN)), new Map([['u', { unseen: 2, unread: 3, total: 4, lastSeq: 6 }]]), 'a seen, b opened, c archived, d back, short expired');
+    });
   });
 }

@@ -479,20 +479,27 @@ export class SqliteStore implements InboxStore {
     return { views: result, lastSeq: row.last_seq };
   }
 
-  /** Each user's counts in one pass over their live notifications (as PostgreSQL's: one join, three aggregates). */
+  /**
+   * Each user's counts in one pass over their live notifications: a correlated subquery per user
+   * with the three aggregates as one JSON array (no GROUP BY, whose temporary B-tree cost a
+   * quarter more).
+   */
   async countUsers(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, Counts>> {
     const params = new Params();
     const bind = params.bind;
     const app = bind(appId);
-    const text = `SELECT j.value AS user_id, coalesce(c.last_seq, 0) AS lastSeq, count(n.id) AS total,
-        coalesce(sum(n.opened = 0), 0) AS unread, coalesce(sum(n.seen = 0), 0) AS unseen
+    const text = `SELECT j.value AS user_id, coalesce(c.last_seq, 0) AS last_seq,
+        (SELECT json_array(count(*), coalesce(sum(opened = 0), 0), coalesce(sum(seen = 0), 0)) FROM notifications
+          WHERE app_id = ${app} AND user_id = j.value AND seq IS NOT NULL AND ${filterSql(dialect, {}, now.getTime(), bind)}) AS counts
       FROM json_each(${bind(JSON.stringify([...new Set(userIds)]))}) j
-      LEFT JOIN user_cursors c ON c.app_id = ${app} AND c.user_id = j.value
-      LEFT JOIN notifications n ON n.app_id = ${app} AND n.user_id = j.value AND n.seq IS NOT NULL
-        AND ${filterSql(dialect, {}, now.getTime(), bind)}
-      GROUP BY j.key`;
-    const rows = this.readTx(() => this.prepared(text).all(...params.values)) as (Counts & { user_id: string })[];
-    return new Map(rows.map(({ user_id: userId, ...counts }) => [userId, counts]));
+      LEFT JOIN user_cursors c ON c.app_id = ${app} AND c.user_id = j.value`;
+    const rows = this.readTx(() => this.prepared(text).all(...params.values)) as { user_id: string; last_seq: number; counts: string }[];
+    return new Map(
+      rows.map((row) => {
+        const [total, unread, unseen] = JSON.parse(row.counts) as [number, number, number];
+        return [row.user_id, { total, unread, unseen, lastSeq: row.last_seq }];
+      }),
+    );
   }
 
   async get(appId: string, userId: string, id: string): Promise<StoredNotification | null> {
