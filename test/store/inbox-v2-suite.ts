@@ -196,5 +196,40 @@ export function runInboxV2Suite(name: string, createStore: () => Promise<InboxSt
       }
       assert.deepEqual(await store.countUsers(app, ['u'], at(3 * MIN)), new Map([['u', { unseen: 2, unread: 3, total: 4, lastSeq: 6 }]]), 'a seen, b opened, c archived, d back, short expired');
     });
+
+    it('countUsers stays what count() gives through pushes alone as time passes, and after every other change', async () => {
+      const app = newApp();
+      const same = async (now: Date, why: string) => {
+        const counts = await store.countUsers(app, ['u'], now);
+        assert.deepEqual(counts.get('u'), await store.count(app, 'u', {}, now), why);
+      };
+      await store.push(app, ['u'], notification('a'), null, T0);
+      await same(at(1), 'the first push');
+      await store.push(app, ['u'], notification('b'), null, at(2));
+      await same(at(3), 'a second push on top of counts already read');
+      await store.push(app, ['u'], notification('soon-gone', { expiresAt: at(MIN) }), null, at(4));
+      await same(at(MIN - 1), 'before the expiry');
+      await same(at(MIN + 1), 'after the expiry, which nothing else marked');
+      await store.bulk(app, 'u', 'snooze', { ids: ['a'] , until: at(5 * MIN) }, at(MIN + 2));
+      await same(at(2 * MIN), 'snoozed');
+      await store.push(app, ['u'], notification('c'), null, at(3 * MIN));
+      await same(at(4 * MIN), 'a push while a snooze runs');
+      await same(at(6 * MIN), 'the snooze ended, with no change since the push');
+      await store.push(app, ['u'], notification('later', { sendAfter: at(7 * MIN) }), null, at(6 * MIN));
+      await same(at(6 * MIN + 1), 'a scheduled push is not counted yet');
+      await store.releaseDue(at(8 * MIN), 100);
+      await same(at(8 * MIN), 'released');
+      await store.push(app, ['u'], notification('x1', { collapseKey: 'k' }), null, at(8 * MIN));
+      await store.push(app, ['u'], notification('x2', { collapseKey: 'k' }), null, at(8 * MIN + 1));
+      await same(at(8 * MIN + 2), 'collapsed into one');
+      await store.open(app, 'u', ['b'], at(9 * MIN));
+      await store.push(app, ['u'], notification('d'), null, at(9 * MIN + 1));
+      await same(at(9 * MIN + 2), 'opened, then a push');
+      await store.bulk(app, 'u', 'delete', { ids: ['c'] }, at(10 * MIN));
+      await store.bulk(app, 'u', 'archive', { ids: ['d'] }, at(10 * MIN));
+      await store.push(app, ['u'], notification('e'), null, at(10 * MIN + 1));
+      await same(at(10 * MIN + 2), 'deleted and archived, then a push');
+      assert.deepEqual(await store.count(app, 'u', {}, at(10 * MIN + 2)), { unseen: 4, unread: 4, total: 5, lastSeq: 9 });
+    });
   });
 }

@@ -235,6 +235,20 @@ export const migrations: readonly Migration[] = [
     // has it after a crash may already be on the device (docs/push.md, "Crash safety").
     sql: 'ALTER TABLE push_outbox ADD COLUMN attempt_started_ms INTEGER;',
   },
+  {
+    version: 7,
+    name: 'user_counts_cache',
+    // Each user's counts (default view) as of `counts_seq`, valid while it equals `last_change_seq`
+    // and until `counts_until_ms` (the next snooze end or expiry): a push adds one to them instead
+    // of counting the user's whole inbox again for its herald:inbox_changed.
+    sql: `
+      ALTER TABLE user_cursors ADD COLUMN counts_seq INTEGER;
+      ALTER TABLE user_cursors ADD COLUMN counts_total INTEGER;
+      ALTER TABLE user_cursors ADD COLUMN counts_unread INTEGER;
+      ALTER TABLE user_cursors ADD COLUMN counts_unseen INTEGER;
+      ALTER TABLE user_cursors ADD COLUMN counts_until_ms INTEGER;
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded, all in one immediate transaction; returns the versions applied. */
