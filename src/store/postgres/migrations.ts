@@ -236,6 +236,14 @@ export const migrations: readonly Migration[] = [
     // has it after a crash may already be on the device (docs/push.md, "Crash safety").
     sql: 'ALTER TABLE push_outbox ADD COLUMN attempt_started_ms bigint;',
   },
+  {
+    version: 7,
+    name: 'user_counts_cache',
+    // Each user's counts (default view) as of `counts_seq`, valid while it equals `last_change_seq`
+    // and until `counts_until_ms` (the next snooze end or expiry), as in the SQLite store.
+    sql: `ALTER TABLE user_cursors ADD COLUMN counts_seq bigint, ADD COLUMN counts_total integer, ADD COLUMN counts_unread integer,
+      ADD COLUMN counts_unseen integer, ADD COLUMN counts_until_ms bigint;`,
+  },
 ];
 
 /** Whether a schema name is a plain identifier (the only kind `schema` accepts, so it never needs quoting rules). */

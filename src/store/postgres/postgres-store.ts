@@ -534,18 +534,51 @@ export class PostgresStore implements InboxStore {
     return { views: result, lastSeq: row.last_seq };
   }
 
+  /**
+   * Each user's counts: the cached ones (migration 7) where still valid; the others counted in one
+   * statement (with the cursor it read, so counts and change seq are one snapshot) and cached.
+   */
   async countUsers(appId: string, userIds: readonly string[], now: Date): Promise<Map<string, Counts>> {
+    const nowMs = now.getTime();
+    const users = [...new Set(userIds)];
+    const cached = await this.db.query<{ user_id: string; last_seq: number; total: number; unread: number; unseen: number }>(
+      `SELECT c.user_id, c.last_seq, c.counts_total AS total, c.counts_unread AS unread, c.counts_unseen AS unseen
+        FROM user_cursors c WHERE c.app_id = $1 AND c.user_id = ANY($2::text[])
+          AND c.counts_seq = c.last_change_seq AND (c.counts_until_ms IS NULL OR c.counts_until_ms > $3::bigint)`,
+      [appId, users, nowMs],
+    );
+    const result = new Map<string, Counts>(cached.rows.map((row) => [row.user_id, toCounts(row)]));
+    const stale = users.filter((userId) => !result.has(userId));
+    if (stale.length === 0) return result;
     const params = new Params();
     const bind = params.bind;
-    const text = `SELECT u.user_id, coalesce(max(c.last_seq), 0) AS last_seq, count(n.id) AS total,
-        count(n.id) FILTER (WHERE NOT n.opened) AS unread, count(n.id) FILTER (WHERE NOT n.seen) AS unseen
-      FROM unnest(${bind([...new Set(userIds)])}::text[]) AS u(user_id)
+    const at = bind(nowMs);
+    const text = `SELECT u.user_id, coalesce(max(c.last_seq), 0) AS last_seq, max(c.last_change_seq) AS change_seq, count(n.id) AS total,
+        count(n.id) FILTER (WHERE NOT n.opened) AS unread, count(n.id) FILTER (WHERE NOT n.seen) AS unseen,
+        least(min(s.snoozed_until_ms) FILTER (WHERE s.snoozed_until_ms > ${at}), min(s.expires_at_ms) FILTER (WHERE s.expires_at_ms > ${at})) AS until_ms
+      FROM unnest(${bind(stale)}::text[]) AS u(user_id)
       LEFT JOIN user_cursors c ON c.app_id = ${bind(appId)} AND c.user_id = u.user_id
       LEFT JOIN notifications n ON n.app_id = ${bind(appId)} AND n.user_id = u.user_id AND n.seq IS NOT NULL
-        AND ${filterSql(dialect, {}, now.getTime(), bind)}
+        AND ${filterSql(dialect, {}, nowMs, bind)}
+      LEFT JOIN LATERAL (SELECT min(snoozed_until_ms) FILTER (WHERE snoozed_until_ms > ${at}) AS snoozed_until_ms,
+          min(expires_at_ms) FILTER (WHERE expires_at_ms > ${at}) AS expires_at_ms
+        FROM notifications WHERE app_id = ${bind(appId)} AND user_id = u.user_id AND seq IS NOT NULL AND NOT archived) s ON true
       GROUP BY u.user_id`;
-    const rows = (await this.db.query<CountsRow & { user_id: string }>(text, params.values)).rows;
-    return new Map(rows.map((row) => [row.user_id, toCounts(row)]));
+    const rows = (await this.db.query<CountsRow & { user_id: string; change_seq: number | null; until_ms: number | null }>(text, params.values)).rows;
+    const store = rows.filter((row) => row.change_seq !== null);
+    for (const row of rows) result.set(row.user_id, toCounts(row));
+    if (store.length > 0) {
+      await this.db.query(SQL.storeCounts, [
+        appId,
+        store.map((row) => row.user_id),
+        store.map((row) => row.change_seq),
+        store.map((row) => row.total),
+        store.map((row) => row.unread),
+        store.map((row) => row.unseen),
+        store.map((row) => row.until_ms),
+      ]);
+    }
+    return result;
   }
 
   async get(appId: string, userId: string, id: string): Promise<StoredNotification | null> {

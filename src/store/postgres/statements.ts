@@ -46,6 +46,8 @@ const FIELD_VALUES = `$4::text, $5::text, $6::jsonb, $7::text, $8::bigint, $9::j
 function qualified(alias: string): string {
   return COLUMNS.split(',').map((column) => `${alias}.${column.trim()}`).join(', ');
 }
+/** Whether a push's row counts in its users' cached counts (migration 7): not already expired ($16 expires at, $11 now). */
+const COUNTED = '($16::bigint IS NULL OR $16::bigint > $11::bigint)';
 const LIVE = `NOT archived AND (snoozed_until_ms IS NULL OR snoozed_until_ms <= $NOW) AND (expires_at_ms IS NULL OR expires_at_ms > $NOW)`;
 const VISIBLE = 'app_id = $1 AND user_id = $2 AND seq IS NOT NULL';
 
@@ -74,15 +76,34 @@ export const SQL = {
    * cheaper than ON CONFLICT, and a duplicate rolls everything back anyway).
    */
   pushVisible: `WITH cursors AS (
-      INSERT INTO user_cursors (app_id, user_id, last_seq, last_change_seq)
-      SELECT $1::text, u.user_id, 1, 1 FROM unnest($2::text[]) AS u(user_id)
-      ON CONFLICT (app_id, user_id) DO UPDATE SET last_seq = user_cursors.last_seq + 1, last_change_seq = user_cursors.last_change_seq + 1
+      INSERT INTO user_cursors (app_id, user_id, last_seq, last_change_seq, counts_seq, counts_total, counts_unread, counts_unseen, counts_until_ms)
+      SELECT $1::text, u.user_id, 1, 1, CASE WHEN ${COUNTED} THEN 1 END, 1, 1, 1, $16::bigint FROM unnest($2::text[]) AS u(user_id)
+      ON CONFLICT (app_id, user_id) DO UPDATE SET last_seq = user_cursors.last_seq + 1, last_change_seq = user_cursors.last_change_seq + 1,
+        counts_seq = CASE WHEN ${COUNTED} AND user_cursors.counts_seq = user_cursors.last_change_seq
+          AND (user_cursors.counts_until_ms IS NULL OR user_cursors.counts_until_ms > $11::bigint) THEN user_cursors.last_change_seq + 1 END,
+        counts_total = user_cursors.counts_total + 1, counts_unread = user_cursors.counts_unread + 1,
+        counts_unseen = user_cursors.counts_unseen + 1, counts_until_ms = least(user_cursors.counts_until_ms, $16::bigint)
       RETURNING user_id, last_seq, last_change_seq
     )
     INSERT INTO notifications (${INSERT_COLUMNS})
     SELECT $1::text, c.user_id, $3::text, c.last_seq, c.last_change_seq, ${FIELD_VALUES}
     FROM cursors c
     RETURNING user_id, seq, change_seq`,
+
+  /**
+   * Stores recounted counts ($1 app; $2 users, $3 change seqs, $4 totals, $5 unread, $6 unseen, $7 valid until) for
+   * users not changed since; cursors another transaction holds are skipped, not waited for (no lock order to keep).
+   */
+  storeCounts: `WITH v AS (
+      SELECT * FROM unnest($2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::bigint[]) AS v(user_id, seq, total, unread, unseen, until_ms)
+    ), locked AS (
+      SELECT c.user_id FROM user_cursors c JOIN v ON c.app_id = $1 AND c.user_id = v.user_id AND c.last_change_seq = v.seq
+      FOR UPDATE OF c SKIP LOCKED
+    )
+    UPDATE user_cursors c SET counts_seq = v.seq, counts_total = v.total, counts_unread = v.unread, counts_unseen = v.unseen,
+      counts_until_ms = v.until_ms
+    FROM v JOIN locked ON locked.user_id = v.user_id
+    WHERE c.app_id = $1 AND c.user_id = v.user_id AND c.last_change_seq = v.seq`,
 
   /** A scheduled push: rows without seq, no cursor touched. */
   pushScheduled: `INSERT INTO notifications (${INSERT_COLUMNS})
