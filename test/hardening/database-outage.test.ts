@@ -308,7 +308,8 @@ describe('a PostgreSQL outage (throwaway cluster)', { skip: skip ?? false }, () 
     const heldPaths = { push: false, scheduler: false, webhooks: false };
     for (const deadline = Math.max(Date.now(), heldDueMs) + 1_500; Date.now() < deadline && !(heldPaths.push && heldPaths.scheduler && heldPaths.webhooks); ) {
       const queries = await waiting();
-      heldPaths.push ||= queries.some((query) => query.includes('INSERT INTO notifications'));
+      // pg_stat_activity keeps the first 1 KB of a query: the push statement is told by its start.
+      heldPaths.push ||= queries.some((query) => query.startsWith('WITH cursors AS ('));
       heldPaths.scheduler ||= queries.some((query) => query.includes('unnest($1::text[], $2::text[], $3::bigint[])'));
       heldPaths.webhooks ||= queries.some((query) => query.includes('pg_advisory_xact_lock'));
       await sleep(50);

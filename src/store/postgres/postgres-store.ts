@@ -568,6 +568,7 @@ export class PostgresStore implements InboxStore {
     const store = rows.filter((row) => row.change_seq !== null);
     for (const row of rows) result.set(row.user_id, toCounts(row));
     if (store.length > 0) {
+      // Only a cache: if storing it fails, the counts are still right and the next read counts again.
       await this.db.query(SQL.storeCounts, [
         appId,
         store.map((row) => row.user_id),
@@ -576,7 +577,7 @@ export class PostgresStore implements InboxStore {
         store.map((row) => row.unread),
         store.map((row) => row.unseen),
         store.map((row) => row.until_ms),
-      ]);
+      ]).catch(() => undefined);
     }
     return result;
   }

@@ -538,7 +538,13 @@ export class SqliteStore implements InboxStore {
         recounted.push({ u: row.user_id, seq: row.change_seq, total, unread, unseen, until });
       }
     }
-    if (recounted.length > 0) this.storeCountsTx(appId, JSON.stringify(recounted));
+    if (recounted.length > 0) {
+      try {
+        this.storeCountsTx(appId, JSON.stringify(recounted));
+      } catch {
+        // Only a cache: a worker holding the write lock past the busy timeout costs a recount next time.
+      }
+    }
     return result;
   }
 
